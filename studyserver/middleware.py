@@ -1,0 +1,30 @@
+"""Turn a lost database connection into a clear 503 page instead of a traceback."""
+from __future__ import annotations
+
+import logging
+
+from django.db import InterfaceError, OperationalError, close_old_connections
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.error("database unavailable: %s", exception)
+        # Drop the broken connection so the next request reconnects.
+        close_old_connections()
+        body = render_to_string("503.html", {"path": request.path})
+        response = HttpResponse(body, status=503)
+        response["Retry-After"] = "10"
+        return response
+
