@@ -1,1 +1,313 @@
-from django.db import models  # noqa: F401
+"""ORM of the questionnaire platform: studies, conditions, items, participants and their answers.
+
+Only fields, constraints and small derived properties live here; rules that change data (assignment,
+saving answers, launching) are in services.py, reads in selectors.py.
+"""
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+#: Longest free-text answer a participant may give (characters).
+FREE_TEXT_MAX_LENGTH = 5000
+
+
+def new_participant_token() -> str:
+    # 32 random bytes: unguessable, never derived from the row id.
+    return secrets.token_urlsafe(32)
+
+
+class StudyManager(models.Manager):
+    def get_by_natural_key(self, slug: str) -> "Study":
+        return self.get(slug=slug)
+
+
+class Study(models.Model):
+    """A between-group questionnaire study recruited on one platform."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    class Platform(models.TextChoices):
+        PROLIFIC = "prolific", "Prolific"
+        MTURK = "mturk", "Amazon Mechanical Turk"
+        LINK = "link", "Plain link"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies")
+    slug = models.SlugField(max_length=80, unique=True, help_text="Appears in the participant URL /s/<slug>/.")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Shown on the MTurk preview and the entry page.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.PROLIFIC)
+    target_per_condition = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Completed participants wanted per condition; empty = unlimited."
+    )
+    completion_code = models.CharField(max_length=64, blank=True, help_text="Code for a completed submission.")
+    attention_fail_code = models.CharField(
+        max_length=64, blank=True, help_text="Code for a submission that failed an attention check (optional)."
+    )
+    consent_text = models.TextField(blank=True)
+    instructions_text = models.TextField(blank=True)
+    instructions_video_url = models.URLField(blank=True)
+    randomize_items = models.BooleanField(default=False, help_text="Shuffle item order per participant and page.")
+    min_stimulus_seconds = models.PositiveIntegerField(
+        default=0, help_text="Minimum time on the stimulus page before it can be submitted."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StudyManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.slug})"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE
+
+
+class ConditionManager(models.Manager):
+    def get_by_natural_key(self, study_slug: str, slug: str) -> "Condition":
+        return self.get(study__slug=study_slug, slug=slug)
+
+
+class Condition(models.Model):
+    """One between-group arm: which stimulus the participant studies."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60)
+    description = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+    stimulus_grid = models.ForeignKey(
+        "explainers.StimulusGrid",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conditions",
+    )
+    stimulus_image = models.ImageField(
+        upload_to="stimuli/", blank=True, help_text="An uploaded stimulus image, used when no grid is linked."
+    )
+
+    objects = ConditionManager()
+
+    class Meta:
+        ordering = ["study", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["study", "slug"], name="unique_condition_slug_per_study")]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}/{self.slug}"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.study.slug, self.slug)
+
+    natural_key.dependencies = ["studies.study"]
+
+    @property
+    def has_stimulus(self) -> bool:
+        if self.stimulus_grid_id is not None:
+            return self.stimulus_grid.is_ready
+        return bool(self.stimulus_image)
+
+
+class ItemManager(models.Manager):
+    def get_by_natural_key(self, study_slug: str, key: str) -> "Item":
+        return self.get(study__slug=study_slug, key=key)
+
+
+class Item(models.Model):
+    """One question: a Likert statement, an attention check (Likert with an expected answer) or free text."""
+
+    class Kind(models.TextChoices):
+        LIKERT = "likert", "Likert"
+        FREE_TEXT = "free_text", "Free text"
+        ATTENTION_CHECK = "attention_check", "Attention check"
+
+    class Page(models.TextChoices):
+        STIMULUS = "stimulus", "Stimulus page"
+        SATISFACTION = "satisfaction", "Satisfaction page"
+        FREE_TEXT = "free_text", "Free-text page"
+
+    # Fields that define what a stored answer means; frozen once a study has answers.
+    DATA_DEFINING_FIELDS = ("key", "kind", "page", "scale_points", "expected_answer", "reverse_coded")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    condition = models.ForeignKey(
+        Condition,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="items",
+        help_text="Only shown in this condition; empty = every condition.",
+    )
+    key = models.SlugField(max_length=40, help_text='Short name unique in the study, e.g. "arms".')
+    text = models.TextField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LIKERT)
+    group = models.CharField(max_length=40, blank=True, help_text='e.g. "pattern", "satisfaction", "attention".')
+    page = models.CharField(max_length=20, choices=Page.choices, default=Page.STIMULUS)
+    order = models.IntegerField(default=0)
+    scale_points = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(3), MaxValueValidator(11)]
+    )
+    anchor_low = models.CharField(max_length=80, blank=True, default="Strongly disagree")
+    anchor_high = models.CharField(max_length=80, blank=True, default="Strongly agree")
+    labels = models.JSONField(default=list, blank=True, help_text="Optional label per scale point.")
+    reverse_coded = models.BooleanField(default=False)
+    expected_answer = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Attention checks: the scale point a careful participant picks."
+    )
+    required = models.BooleanField(default=True)
+
+    objects = ItemManager()
+
+    class Meta:
+        ordering = ["study", "page", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["study", "key"], name="unique_item_key_per_study")]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}:{self.key}"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.study.slug, self.key)
+
+    natural_key.dependencies = ["studies.study", "studies.condition"]
+
+    @property
+    def is_scaled(self) -> bool:
+        return self.kind in (self.Kind.LIKERT, self.Kind.ATTENTION_CHECK)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.is_scaled:
+            if self.scale_points % 2 == 0:
+                errors["scale_points"] = "Use an odd number of scale points so the scale has a neutral middle."
+            if self.labels and len(self.labels) != self.scale_points:
+                errors["labels"] = f"Give exactly {self.scale_points} labels (one per scale point) or none."
+        if self.kind == self.Kind.ATTENTION_CHECK:
+            if self.expected_answer is None:
+                errors["expected_answer"] = "An attention check needs its expected answer."
+            elif not 1 <= self.expected_answer <= self.scale_points:
+                errors["expected_answer"] = f"The expected answer must lie between 1 and {self.scale_points}."
+        elif self.expected_answer is not None:
+            errors["expected_answer"] = "Only attention checks have an expected answer."
+        if self.kind == self.Kind.FREE_TEXT and self.reverse_coded:
+            errors["reverse_coded"] = "Free-text items cannot be reverse-coded."
+        if self.labels and not (isinstance(self.labels, list) and all(isinstance(x, str) for x in self.labels)):
+            errors["labels"] = "Labels must be a list of strings."
+        if self.condition_id is not None and self.study_id is not None and self.condition.study_id != self.study_id:
+            errors["condition"] = "The condition belongs to another study."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Participant(models.Model):
+    """One person (or simulated participant) taking a study, identified by an unguessable token."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        RETURNED = "returned", "Returned"
+        DECLINED = "declined", "Declined consent"
+        FAILED_ATTENTION = "failed_attention", "Failed attention check"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    condition = models.ForeignKey(
+        Condition, null=True, blank=True, on_delete=models.PROTECT, related_name="participants"
+    )
+    platform = models.CharField(max_length=16, choices=Study.Platform.choices)
+    external_id = models.CharField(max_length=128, blank=True, help_text="PROLIFIC_PID or workerId.")
+    platform_study_id = models.CharField(max_length=128, blank=True)
+    platform_session_id = models.CharField(max_length=128, blank=True)
+    assignment_id = models.CharField(max_length=128, blank=True)
+    hit_id = models.CharField(max_length=128, blank=True)
+    turk_submit_to = models.URLField(blank=True)
+    token = models.CharField(max_length=64, unique=True, default=new_participant_token, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    is_simulated = models.BooleanField(default=False, db_index=True)
+    item_order = models.JSONField(default=dict, blank=True, help_text="Item keys per page in the order shown.")
+    current_page = models.CharField(max_length=20, default="consent")
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    attention_failed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["study", "started_at", "pk"]
+        constraints = [
+            # A returning participant must find their record; the constraint closes the race between two tabs.
+            models.UniqueConstraint(
+                fields=["study", "platform", "external_id"],
+                condition=~Q(external_id=""),
+                name="unique_participant_per_platform_id",
+            )
+        ]
+        indexes = [models.Index(fields=["study", "condition", "status"])]
+
+    def __str__(self) -> str:
+        return f"participant {self.pk} of {self.study.slug} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED_ATTENTION)
+
+
+class Response(models.Model):
+    """The current answer of one participant to one item (history in ResponseRevision)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="responses")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="responses")
+    value_int = models.SmallIntegerField(null=True, blank=True)
+    value_text = models.TextField(blank=True, max_length=FREE_TEXT_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["participant", "item__page", "item__order"]
+        constraints = [models.UniqueConstraint(fields=["participant", "item"], name="unique_response_per_item")]
+
+    def __str__(self) -> str:
+        value = self.value_int if self.value_int is not None else self.value_text[:30]
+        return f"{self.participant_id}:{self.item.key}={value}"
+
+
+class ResponseRevision(models.Model):
+    """Append-only history: every value a participant gave, so a changed answer is never silently lost."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="revisions")
+    value_int = models.SmallIntegerField(null=True, blank=True)
+    value_text = models.TextField(blank=True)
+    page = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["response", "created_at", "pk"]
+
+
+class PageVisit(models.Model):
+    """Time a participant spent on one page view (server clock: from rendering to the next submit)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="page_visits")
+    page = models.CharField(max_length=20)
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant", "entered_at", "pk"]
