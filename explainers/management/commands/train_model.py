@@ -1,0 +1,55 @@
+"""Train the invertible classifier on Two4Two and write a checkpoint (see explainers.services.model_train)."""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Train the Glow classifier with a linear head on Two4Two; writes a verified checkpoint file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", default="two4two", choices=["two4two"])
+        parser.add_argument("--preset", default="demo", choices=["demo", "quick"],
+                            help="demo: the demo study's model (~15 min on 2 cores); quick: tiny, < 90 s")
+        parser.add_argument("--size", type=int, default=None, help="image size in pixels (default: preset's)")
+        parser.add_argument("--steps", type=int, default=None, help="training steps (default: preset's)")
+        parser.add_argument("--sampler", default=None, choices=["study", "unbiased"])
+        parser.add_argument("--dataset-seed", type=int, default=None)
+        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--out", required=True, help="checkpoint path (relative paths: under ARTIFACTS_ROOT)")
+        parser.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+        parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+        parser.add_argument("--register", default="", help="also create the Checkpoint row with this name")
+
+    def handle(self, *args, **options):
+        from tqdm import tqdm
+
+        from explainers.services import checkpoint_register, model_train
+
+        bar = None
+
+        def progress(step: int, total: int, metrics: dict[str, float]) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, initial=step - 1, desc="train", unit="step", file=self.stderr._out)
+            bar.update(1)
+            shown = {k: f"{v:.3f}" for k, v in metrics.items() if k in ("bits_per_dim", "accuracy", "val_accuracy")}
+            bar.set_postfix(shown, refresh=False)
+
+        try:
+            loaded = model_train(
+                out=options["out"], preset=options["preset"], image_size=options["size"], steps=options["steps"],
+                sampler=options["sampler"], dataset_seed=options["dataset_seed"], seed=options["seed"],
+                resume=options["resume"], num_threads=options["threads"], progress=progress,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            if bar is not None:
+                bar.close()
+        summary = {"path": str(loaded.path), "sha256": loaded.sha256, "metrics": loaded.metrics}
+        if options["register"]:
+            summary["checkpoint_id"] = checkpoint_register(path=loaded.path, name=options["register"]).pk
+        self.stdout.write(json.dumps(summary, indent=2, default=float))
