@@ -119,6 +119,20 @@ class Condition(models.Model):
 
     natural_key.dependencies = ["studies.study"]
 
+    def clean(self) -> None:
+        if self.pk is None:
+            return
+        stored = Condition.objects.filter(pk=self.pk).values("stimulus_grid_id", "stimulus_image").first()
+        if stored is None or not self.participants.exclude(status=Participant.Status.DECLINED).exists():
+            return
+        errors = {}
+        if stored["stimulus_grid_id"] != self.stimulus_grid_id:
+            errors["stimulus_grid"] = "Cannot change the stimulus grid: participants were already shown this condition."
+        if (stored["stimulus_image"] or "") != (self.stimulus_image.name or ""):
+            errors["stimulus_image"] = "Cannot change the stimulus image: participants were already shown this condition."
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def has_stimulus(self) -> bool:
         if self.stimulus_grid_id is not None:
@@ -212,8 +226,27 @@ class Item(models.Model):
             errors["labels"] = "Labels must be a list of strings."
         if self.condition_id is not None and self.study_id is not None and self.condition.study_id != self.study_id:
             errors["condition"] = "The condition belongs to another study."
+        errors.update(self._locked_field_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _locked_field_errors(self) -> dict[str, str]:
+        """Once a study has answers, fields that define their meaning cannot change (the data would lie)."""
+        if self.pk is None or self.study_id is None:
+            return {}
+        if not Response.objects.filter(item__study_id=self.study_id).exists():
+            return {}
+        stored = Item.objects.filter(pk=self.pk).values(*self.DATA_DEFINING_FIELDS).first()
+        if stored is None:
+            return {}
+        return {
+            name: (
+                f"Cannot change {name!r}: the study already has responses, and changing it would alter the "
+                "meaning of collected answers. Close the study and create a new one instead."
+            )
+            for name in self.DATA_DEFINING_FIELDS
+            if stored[name] != getattr(self, name)
+        }
 
 
 class Participant(models.Model):

@@ -1,0 +1,182 @@
+"""Reads of the studies app: fill counts for assignment, the pages and items a participant sees, exports."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from .models import Condition, Item, PageVisit, Participant, Response, Study
+
+#: Every page of the participant flow, in order. Question pages without items are skipped per participant.
+PAGE_SEQUENCE = ("consent", "instructions", "stimulus", "satisfaction", "free_text", "complete")
+QUESTION_PAGES = (Item.Page.STIMULUS, Item.Page.SATISFACTION, Item.Page.FREE_TEXT)
+
+
+def study_list_for_user(*, user) -> QuerySet[Study]:
+    """Studies a researcher may see: their own; every study for superusers."""
+    if not user.is_authenticated:
+        return Study.objects.none()
+    studies = Study.objects.select_related("owner")
+    return studies if user.is_superuser else studies.filter(owner=user)
+
+
+def active_cutoff(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return now - timedelta(minutes=settings.ASSIGNMENT_ACTIVE_CUTOFF_MINUTES)
+
+
+def condition_fill_counts(*, study: Study, now: datetime | None = None) -> dict[int, int]:
+    """Places taken per condition: completed participants plus those active within the cutoff.
+
+    Returned, timed-out, declined and attention-failed participants free their place, so recruiting
+    platforms that refill such places keep the conditions balanced in completions (psiTurk's rule).
+    """
+    taken = Q(participants__status=Participant.Status.COMPLETED) | Q(
+        participants__status=Participant.Status.ACTIVE, participants__last_seen_at__gte=active_cutoff(now)
+    )
+    rows = (
+        Condition.objects.filter(study=study)
+        .annotate(taken=Count("participants", filter=taken))
+        .values_list("pk", "taken")
+    )
+    return dict(rows)
+
+
+def condition_completed_counts(*, study: Study, include_simulated: bool = True) -> dict[str, int]:
+    done = Q(participants__status=Participant.Status.COMPLETED)
+    if not include_simulated:
+        done &= Q(participants__is_simulated=False)
+    rows = Condition.objects.filter(study=study).annotate(done=Count("participants", filter=done))
+    return {row.slug: row.done for row in rows}
+
+
+def study_is_full(*, study: Study, now: datetime | None = None) -> bool:
+    if study.target_per_condition is None:
+        return False
+    counts = condition_fill_counts(study=study, now=now)
+    return bool(counts) and min(counts.values()) >= study.target_per_condition
+
+
+def study_has_responses(*, study: Study) -> bool:
+    return Response.objects.filter(item__study=study).exists()
+
+
+def participant_items(*, participant: Participant, page: str | None = None) -> QuerySet[Item]:
+    """Items this participant answers (shared items plus those of their condition), optionally of one page."""
+    items = Item.objects.filter(study_id=participant.study_id).filter(
+        Q(condition__isnull=True) | Q(condition_id=participant.condition_id)
+    )
+    if page is not None:
+        items = items.filter(page=page)
+    return items.order_by("order", "pk")
+
+
+def participant_page_items(*, participant: Participant, page: str) -> list[Item]:
+    """Items of one page in the order this participant was shown them (stored at assignment)."""
+    items = list(participant_items(participant=participant, page=page))
+    stored = (participant.item_order or {}).get(page)
+    if not stored:
+        return items
+    position = {key: index for index, key in enumerate(stored)}
+    # Items added after assignment go last, in their configured order.
+    return sorted(items, key=lambda item: position.get(item.key, len(position) + item.order))
+
+
+def participant_pages(*, participant: Participant) -> list[str]:
+    """The pages this participant goes through: question pages without items are left out."""
+    pages_with_items = set(participant_items(participant=participant).values_list("page", flat=True))
+    return [
+        page
+        for page in PAGE_SEQUENCE
+        if page not in QUESTION_PAGES or page == Item.Page.STIMULUS or page in pages_with_items
+    ]
+
+
+def participant_answers(*, participant: Participant) -> dict[str, Any]:
+    """Current answers keyed by item key (ints for scaled items, text for free text)."""
+    answers: dict[str, Any] = {}
+    for response in participant.responses.select_related("item"):
+        answers[response.item.key] = response.value_text if response.item.kind == Item.Kind.FREE_TEXT else (
+            response.value_int
+        )
+    return answers
+
+
+def participant_seconds_on_page(*, participant: Participant, page: str, now: datetime | None = None) -> float:
+    """Total time spent on a page, counting a still-open visit up to now."""
+    now = now or timezone.now()
+    total = 0.0
+    for visit in PageVisit.objects.filter(participant=participant, page=page):
+        if visit.seconds is not None:
+            total += visit.seconds
+        else:
+            total += max((now - visit.entered_at).total_seconds(), 0.0)
+    return total
+
+
+def participant_list(*, study: Study) -> QuerySet[Participant]:
+    return (
+        Participant.objects.filter(study=study)
+        .select_related("condition")
+        .annotate(response_count=Count("responses"))
+        .order_by("started_at", "pk")
+    )
+
+
+EXPORT_COLUMNS = (
+    "participant",
+    "condition",
+    "status",
+    "is_simulated",
+    "attention_failed",
+    "item",
+    "group",
+    "kind",
+    "page",
+    "scale_points",
+    "reverse_coded",
+    "value",
+    "answered_at",
+)
+
+
+def study_responses_long(
+    *, study: Study, include_simulated: bool = False, include_unfinished: bool = False
+) -> list[dict[str, Any]]:
+    """One row per answer ("long" format), ready for analysis or export.
+
+    By default only participants who reached the end (completed or failed an attention check; the
+    `attention_failed` column lets analyses exclude the latter) and who are real people.
+    Participants are identified by their row number, never by platform ids.
+    """
+    responses = Response.objects.filter(participant__study=study).select_related("participant__condition", "item")
+    if not include_simulated:
+        responses = responses.filter(participant__is_simulated=False)
+    if not include_unfinished:
+        responses = responses.filter(
+            participant__status__in=[Participant.Status.COMPLETED, Participant.Status.FAILED_ATTENTION]
+        )
+    rows = []
+    for response in responses.order_by("participant_id", "item__page", "item__order", "item_id"):
+        participant, item = response.participant, response.item
+        rows.append(
+            {
+                "participant": participant.pk,
+                "condition": participant.condition.slug if participant.condition else "",
+                "status": participant.status,
+                "is_simulated": participant.is_simulated,
+                "attention_failed": participant.attention_failed,
+                "item": item.key,
+                "group": item.group,
+                "kind": item.kind,
+                "page": item.page,
+                "scale_points": item.scale_points if item.is_scaled else None,
+                "reverse_coded": item.reverse_coded,
+                "value": response.value_text if item.kind == Item.Kind.FREE_TEXT else response.value_int,
+                "answered_at": response.updated_at.isoformat(),
+            }
+        )
+    return rows

@@ -1,0 +1,260 @@
+"""Participant pages: /s/<slug>/ entry, then /s/<slug>/p/<signed token>/<page>/.
+
+Views stay thin: they translate between HTTP and studies.services; every rule lives in the services.
+The participant is identified only by a signed random token in the URL (and, for plain links, a signed
+cookie so that reopening the study link resumes), never by a row id.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import recruitment, selectors, services
+from .models import Item, Participant, Study
+
+_SIGNER_SALT = "studies.participant"
+_COOKIE_MAX_AGE = 14 * 24 * 3600
+ITEM_FIELD_PREFIX = "item-"
+
+UNAVAILABLE_MESSAGES = {
+    "draft": "This study has not started yet.",
+    "paused": "This study is paused at the moment. Please try again later.",
+    "closed": "This study is closed and no longer takes participants.",
+    "full": "This study is full: all places are taken. Thank you for your interest.",
+}
+
+
+def sign_token(participant: Participant) -> str:
+    return signing.Signer(salt=_SIGNER_SALT).sign(participant.token)
+
+
+def participant_url(participant: Participant, page: str | None = None) -> str:
+    kwargs = {"slug": participant.study.slug, "ptoken": sign_token(participant)}
+    if page is None:
+        return reverse("studies:resume", kwargs=kwargs)
+    return reverse("studies:page", kwargs={**kwargs, "page": page})
+
+
+def _participant_from(slug: str, ptoken: str) -> Participant:
+    try:
+        token = signing.Signer(salt=_SIGNER_SALT).unsign(ptoken)
+    except signing.BadSignature as exc:
+        raise Http404("This study link is not valid.") from exc
+    try:
+        return Participant.objects.select_related("study", "condition__stimulus_grid").get(
+            token=token, study__slug=slug
+        )
+    except Participant.DoesNotExist as exc:
+        raise Http404("This study link is not valid.") from exc
+
+
+def _message(request: HttpRequest, study: Study | None, title: str, text: str, status: int = 200) -> HttpResponse:
+    return render(request, "studies/message.html", {"study": study, "title": title, "text": text}, status=status)
+
+
+def _cookie_name(study: Study) -> str:
+    return f"study_{study.pk}"
+
+
+def _finished_response(request: HttpRequest, participant: Participant) -> HttpResponse | None:
+    if participant.status == Participant.Status.DECLINED:
+        return render(request, "studies/declined.html", {"study": participant.study, "participant": participant})
+    if participant.is_finished:
+        return HttpResponseRedirect(participant_url(participant, "complete"))
+    return None
+
+
+@require_http_methods(["GET", "HEAD"])
+def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        arrival = recruitment.parse_arrival(study, request.GET)
+    except ValidationError as error:
+        return _message(request, study, "This link is incomplete", " ".join(error.messages), status=400)
+    if arrival.is_preview:
+        return render(request, "studies/preview.html", {"study": study})
+    participant = None
+    if study.platform == Study.Platform.LINK:
+        token = request.get_signed_cookie(_cookie_name(study), default=None, salt=_SIGNER_SALT)
+        participant = Participant.objects.filter(study=study, token=token).first() if token else None
+    if participant is None:
+        try:
+            participant = services.participant_enter(study=study, identity=arrival.identity)
+        except services.StudyUnavailable as unavailable:
+            return _message(request, study, study.title, UNAVAILABLE_MESSAGES[unavailable.reason])
+    if participant.is_finished:
+        return _message(request, study, "You have already taken part", "Our records show that you have "
+                        "already completed this study, so you cannot take it again. Thank you!")
+    finished = _finished_response(request, participant)
+    if finished is not None:
+        return finished
+    response = HttpResponseRedirect(participant_url(participant, participant.current_page))
+    response.set_signed_cookie(
+        _cookie_name(study), participant.token, salt=_SIGNER_SALT, max_age=_COOKIE_MAX_AGE, httponly=True,
+        samesite="Lax", secure=request.is_secure(),
+    )
+    return response
+
+
+def participant_resume(request: HttpRequest, slug: str, ptoken: str) -> HttpResponse:
+    participant = _participant_from(slug, ptoken)
+    return HttpResponseRedirect(participant_url(participant, participant.current_page))
+
+
+def _answers_from_post(request: HttpRequest) -> dict[str, Any]:
+    return {
+        name[len(ITEM_FIELD_PREFIX):]: value
+        for name, value in request.POST.items()
+        if name.startswith(ITEM_FIELD_PREFIX)
+    }
+
+
+def _page_context(participant: Participant, page: str, answers: dict[str, Any], errors: dict[str, list[str]]):
+    pages = selectors.participant_pages(participant=participant)
+    index = pages.index(page) if page in pages else len(pages) - 1
+    items = selectors.participant_page_items(participant=participant, page=page) if page in pages else []
+    rows = []
+    for item in items:
+        value = answers.get(item.key)
+        points = []
+        if item.is_scaled:
+            labels = item.labels if item.labels else [""] * item.scale_points
+            points = [
+                {"value": n, "label": labels[n - 1], "checked": str(value) == str(n)}
+                for n in range(1, item.scale_points + 1)
+            ]
+        rows.append({"item": item, "value": "" if value is None else value, "points": points,
+                     "errors": errors.get(item.key, []), "field": ITEM_FIELD_PREFIX + item.key})
+    known = {item.key for item in items}
+    return {
+        "study": participant.study,
+        "participant": participant,
+        "condition": participant.condition,
+        "page": page,
+        "rows": rows,
+        "page_errors": [m for key, messages in errors.items() if key not in known for m in messages],
+        "progress": round(100 * index / max(len(pages) - 1, 1)),
+        "step": index + 1,
+        "steps": len(pages),
+        "can_go_back": index > 1 and page != "complete",
+        "is_last_question_page": index == len(pages) - 2,
+        "save_url": reverse("studies:save", kwargs={"slug": participant.study.slug, "ptoken": sign_token(participant),
+                                                    "page": page}),
+        "text_limit": services.FREE_TEXT_MAX_LENGTH,
+    }
+
+
+def _render_page(request, participant, page, *, answers=None, errors=None, status=200) -> HttpResponse:
+    stored = selectors.participant_answers(participant=participant)
+    if answers:
+        stored.update(answers)
+    context = _page_context(participant, page, stored, errors or {})
+    template = {"consent": "studies/consent.html", "instructions": "studies/instructions.html"}.get(
+        page, "studies/questions.html"
+    )
+    return render(request, template, context, status=status)
+
+
+def _complete_page(request: HttpRequest, participant: Participant, *, refused: bool = False) -> HttpResponse:
+    study = participant.study
+    code = services.completion_code(participant=participant)
+    context: dict[str, Any] = {"study": study, "participant": participant, "code": code, "refused": refused,
+                               "progress": 100}
+    if study.platform == Study.Platform.PROLIFIC:
+        context["redirect_url"] = recruitment.prolific_completion_url(code)
+        if not refused:
+            return HttpResponseRedirect(context["redirect_url"])
+    elif study.platform == Study.Platform.MTURK:
+        try:
+            context["mturk_submit_url"] = recruitment.mturk_submit_url(participant.turk_submit_to)
+        except ValidationError:
+            context["mturk_submit_url"] = ""
+    return render(request, "studies/complete.html", context, status=409 if refused else 200)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def participant_page(request: HttpRequest, slug: str, ptoken: str, page: str) -> HttpResponse:
+    participant = _participant_from(slug, ptoken)
+    if page not in selectors.PAGE_SEQUENCE:
+        raise Http404("No such page.")
+    if participant.status == Participant.Status.DECLINED:
+        return render(request, "studies/declined.html", {"study": participant.study}, status=
+                      409 if request.method == "POST" else 200)
+    if participant.is_finished:
+        if request.method == "POST":
+            return _complete_page(request, participant, refused=True)
+        if page != "complete":
+            return HttpResponseRedirect(participant_url(participant, "complete"))
+        return _complete_page(request, participant)
+    if participant.status in (Participant.Status.RETURNED, Participant.Status.TIMED_OUT):
+        participant = services.participant_resume(participant=participant)
+    if page != participant.current_page:
+        return HttpResponseRedirect(participant_url(participant, participant.current_page))
+    if request.method != "POST":
+        services.page_visit_open(participant=participant, page=page)
+        return _render_page(request, participant, page)
+    return _handle_post(request, participant, page)
+
+
+def _handle_post(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
+    if page == "consent":
+        choice = request.POST.get("consent")
+        if choice not in ("yes", "no"):
+            return _render_page(request, participant, page, errors={"consent": ["Please choose one option."]},
+                                status=400)
+        try:
+            participant = services.participant_consent(participant=participant, agreed=choice == "yes")
+        except services.StudyUnavailable as unavailable:
+            return _message(request, participant.study, participant.study.title,
+                            UNAVAILABLE_MESSAGES[unavailable.reason])
+        if participant.status == Participant.Status.DECLINED:
+            return render(request, "studies/declined.html", {"study": participant.study})
+        return HttpResponseRedirect(participant_url(participant, participant.current_page))
+    answers = _answers_from_post(request)
+    direction = "back" if request.POST.get("action") == "back" else "next"
+    try:
+        participant = services.participant_navigate(
+            participant=participant, page=page, answers=answers, direction=direction
+        )
+    except ValidationError as error:
+        participant.refresh_from_db()
+        if participant.is_finished:
+            return _complete_page(request, participant, refused=True)
+        return _render_page(request, participant, page, answers=answers, errors=error.message_dict, status=400)
+    return HttpResponseRedirect(participant_url(participant, participant.current_page))
+
+
+@require_POST
+def participant_save(request: HttpRequest, slug: str, ptoken: str, page: str) -> JsonResponse:
+    """Autosave one or more answers of the current page (JSON {"answers": {item key: value}})."""
+    participant = _participant_from(slug, ptoken)
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"errors": {"answers": ["Send a JSON object."]}}, status=400)
+    answers = payload.get("answers") if isinstance(payload, dict) else None
+    if not isinstance(answers, dict):
+        return JsonResponse({"errors": {"answers": ["Send {\"answers\": {item key: value}}."]}}, status=400)
+    if page not in (Item.Page.STIMULUS, Item.Page.SATISFACTION, Item.Page.FREE_TEXT):
+        return JsonResponse({"errors": {"page": ["This page has no questions."]}}, status=400)
+    if participant.status == Participant.Status.ACTIVE and page != participant.current_page:
+        return JsonResponse({"errors": {"page": ["This page is out of date; reload to continue."]}}, status=409)
+    try:
+        saved = services.responses_save(participant=participant, page=page, answers=answers)
+    except services.ParticipantFinished as error:
+        return JsonResponse({"errors": error.message_dict}, status=409)
+    except ValidationError as error:
+        return JsonResponse({"errors": error.message_dict}, status=400)
+    return JsonResponse({"saved": sorted(response.item.key for response in saved)})
+
+
+def participant_url_for_base(participant: Participant) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + participant_url(participant)
