@@ -1,0 +1,48 @@
+"""Celery tasks of the explainers app: thin wrappers that take primary keys and call one service.
+
+Routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); workers on GPU machines run them on CUDA, the
+others on CPU. Acks late with reject-on-worker-lost: a worker killed mid-task leaves the message on the
+queue and the next worker runs the (idempotent) service again from the start.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from explainers.services import GRID_TRANSIENT_ERRORS, grid_pregenerate
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="explainers.tasks.pregenerate_grid",
+    queue="gpu",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=GRID_TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=5,
+)
+def pregenerate_grid(self, grid_id: int) -> dict:
+    """Pregenerate stimulus grid ``grid_id`` (see explainers.services.grid_pregenerate).
+
+    Progress (0-100) goes to the grid row and to the task state (state PROGRESS, meta
+    ``{"grid_id", "progress", "stage"}``). A permanent failure is recorded on the grid, not raised, so it is
+    not retried; transient database or connection errors are retried with backoff.
+    """
+
+    def report(percent: int, stage: str) -> None:
+        if self.request.is_eager or not self.request.id:
+            return
+        try:
+            self.update_state(state="PROGRESS", meta={"grid_id": grid_id, "progress": percent, "stage": stage})
+        except Exception:  # a result backend hiccup must not fail the grid
+            log.warning("could not store progress of grid %s", grid_id, exc_info=True)
+
+    grid = grid_pregenerate(grid_id, progress=report)
+    log.info("pregenerate_grid %s finished with status %s", grid_id, grid.status)
+    return {"grid_id": grid.pk, "status": grid.status, "progress": grid.progress, "error": grid.error}
