@@ -1,4 +1,11 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
+
+from . import api
 
 app_name = "studies_api"
-urlpatterns: list = []
+
+router = SimpleRouter()
+router.register("studies", api.StudyViewSet, basename="study")
+router.register("conditions", api.ConditionViewSet, basename="condition")
+router.register("items", api.ItemViewSet, basename="item")
+urlpatterns = router.urls

@@ -523,3 +523,12 @@ def completion_code(*, participant: Participant) -> str:
     if participant.attention_failed and study.attention_fail_code:
         return study.attention_fail_code
     return study.completion_code
+
+
+@transaction.atomic
+def study_delete(*, study: Study) -> None:
+    """Only a study nobody has taken part in can be deleted; otherwise close it."""
+    if study.participants.exists():
+        raise ValidationError({"study": "Cannot delete a study that has participants (their data would be lost). "
+                               "Close it instead."})
+    study.delete()
