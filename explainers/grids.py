@@ -415,16 +415,18 @@ def build_grid(model, images: np.ndarray, *, kind: str, layout: GridLayout, seed
         shifts = None
         row_shift: list[dict[str, Any]] = [{} for _ in rows]
         if kind == "isofactual":
-            components = int(params.get("components", params.get("n_components", 3)))
-            scale = float(params.get("scale", params.get("step", 2.0)))
+            # The isofactual method's own parameters: how many principal directions, and how far along them
+            # (in standard deviations). Row r uses direction r mod n and the (r div n)-th beta, cycling.
+            components = int(params.get("n_components", 4))
+            betas = [float(b) for b in params.get("betas", (-2.0, -1.0, 1.0, 2.0))]
             w = model.weight.detach().double().cpu().numpy().reshape(-1)
             directions, std = isofactual_directions(z, w, components)
             shifts = np.zeros((len(rows), directions.shape[1]))
             for r in range(len(rows)):
                 k = r % len(directions)
-                sign = 1.0 if (r // len(directions)) % 2 == 0 else -1.0
-                shifts[r] = sign * scale * std[k] * directions[k]
-                row_shift[r] = {"component": k, "beta": sign * scale, "component_std": float(std[k])}
+                beta = betas[(r // len(directions)) % len(betas)]
+                shifts[r] = beta * std[k] * directions[k]
+                row_shift[r] = {"component": k, "beta": beta, "component_std": float(std[k])}
             extra["isofactual_components"] = len(directions)
         generated, alphas, cf_logits = counterfactual_rows(
             model, images[sources], targets, batch_size=layout.batch_size, device=device, shifts=shifts,

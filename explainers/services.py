@@ -40,7 +40,7 @@ def checkpoint_load(path: Path | str) -> "LoadedCheckpoint":
 
 def model_train(*, out: Path | str, preset: str = "demo", image_size: int | None = None, steps: int | None = None,
                 sampler: str | None = None, dataset_seed: int | None = None, seed: int | None = None,
-                resume: bool = False, num_threads: int | None = None,
+                train_size: int | None = None, val_size: int | None = None, resume: bool = False, num_threads: int | None = None,
                 progress: Callable[[int, int, dict[str, float]], None] | None = None) -> "LoadedCheckpoint":
     """Train the invertible classifier on Two4Two and write a verified checkpoint to ``out``.
 
@@ -53,7 +53,7 @@ def model_train(*, out: Path | str, preset: str = "demo", image_size: int | None
     from explainers.training import train_to_checkpoint
 
     config = training_preset(preset, image_size=image_size, steps=steps, sampler=sampler,
-                             dataset_seed=dataset_seed, seed=seed)
+                             dataset_seed=dataset_seed, seed=seed, train_size=train_size, val_size=val_size)
     if num_threads:
         torch.set_num_threads(num_threads)
     return train_to_checkpoint(config, _resolve(out), resume=resume,
@@ -152,6 +152,36 @@ GRID_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 GRID_DISPLAY_SIZE = 112
 
 GridProgress = _GridCallable[[int, str], None]
+
+
+#: Method parameters a grid fills in itself (from its layout and seed), with placeholders for validation.
+GRID_FILLED_PARAMETERS: dict[str, dict[str, _GridAny]] = {
+    "example_based": {"target_logits": (0.0,), "per_column": 1, "seed": 0},
+    "counterfactual_interpolation": {"target_logits": (0.0,)},
+    "isofactual": {"target_logits": (0.0,), "anchor_index": 0},
+}
+
+
+def grid_method_parameters(*, method: str, parameters: dict[str, _GridAny] | None) -> dict[str, _GridAny]:
+    """Validate ``parameters`` with the method's config; returns the full config minus what the grid fills.
+
+    Column targets come from the layout's percentiles and draws from the grid's seed, so those method
+    parameters are refused here with a message saying where to set them.
+    """
+    import dataclasses
+
+    if parameters is not None and not isinstance(parameters, dict):
+        raise _GridMethodError("parameters must be a JSON object")
+    parameters = dict(parameters or {})
+    filled = GRID_FILLED_PARAMETERS.get(method, {})
+    clashing = sorted(set(parameters) & set(filled) | ({"alphas"} & set(parameters)))
+    if clashing:
+        raise _GridMethodError(
+            f"{method}: a grid sets {', '.join(clashing)} itself (column targets from the layout's percentiles, "
+            f"draws from the grid's seed); remove {'it' if len(clashing) == 1 else 'them'}"
+        )
+    config = _grid_method_config(method, {**parameters, **filled})
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in filled}
 
 
 def _grid_checkpoint_path(checkpoint: _GridCheckpoint) -> _GridPath:
@@ -261,17 +291,10 @@ def grid_validate_configuration(*, owner, checkpoint: _GridCheckpoint, method: s
         except _GridMethodError as exc:
             errors.setdefault("method", []).append(str(exc))
     else:
-        if parameters is not None and not isinstance(parameters, dict):
-            errors.setdefault("parameters", []).append("Parameters must be a JSON object.")
-        else:
-            try:
-                config = _grid_method_config(method, parameters or {})
-                import dataclasses
-
-                config_params = {k: v for k, v in dataclasses.asdict(config).items()} if dataclasses.is_dataclass(config) \
-                    else dict(parameters or {})
-            except _GridMethodError as exc:
-                errors.setdefault("parameters", []).append(str(exc))
+        try:
+            config_params = grid_method_parameters(method=method, parameters=parameters)
+        except _GridMethodError as exc:
+            errors.setdefault("parameters", []).append(str(exc))
     if layout is not None and not isinstance(layout, dict):
         errors.setdefault("layout", []).append("Layout must be a JSON object.")
         grid_layout = None
@@ -461,7 +484,7 @@ def grid_pregenerate(grid_id: int, *, progress: GridProgress | None = None, devi
         if kind is None:
             raise grid_layouts.GridLayoutError(f"method {grid.method!r} cannot fill a stimulus grid")
         layout.check_kind(kind)
-        _grid_method_config(grid.method, grid.parameters)
+        method_parameters = grid_method_parameters(method=grid.method, parameters=grid.parameters)
         torch_device = grid_layouts.pick_device(device)
         device_name = str(torch_device)
         loaded = checkpoint_load(_grid_checkpoint_path(grid.checkpoint))  # noqa: F821  (explainers core, above)
@@ -478,7 +501,7 @@ def grid_pregenerate(grid_id: int, *, progress: GridProgress | None = None, devi
         positive_on_left, _ = _grid_orientation(loaded.dataset)
         labels = grid_column_labels(dataset=loaded.dataset, columns=layout.columns)
         result = grid_layouts.build_grid(
-            model, images, kind=kind, layout=layout, seed=grid.seed, method_parameters=grid.parameters,
+            model, images, kind=kind, layout=layout, seed=grid.seed, method_parameters=method_parameters,
             labels=labels, device=torch_device, positive_on_left=positive_on_left,
             progress=lambda fraction, stage: report(10 + 75 * fraction, stage),
         )

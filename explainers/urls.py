@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from explainers import views
 
 app_name = "explainers"
-urlpatterns: list = []
+urlpatterns = [
+    path("grids/<int:pk>/progress.json", views.grid_progress_json, name="grid-progress"),
+]
