@@ -442,6 +442,21 @@ def item_families(
     return {item.key: assigned.get(item.key, item.group or "default") for item in items}
 
 
+def item_values(
+    item: ItemSpec, conditions: Sequence[str], raw: Mapping[str, Sequence[Any]]
+) -> dict[str, list[int]]:
+    """Validated answers to one item per condition, reverse-coded items recoded (higher = more agreement)."""
+    per_condition: dict[str, list[int]] = {}
+    for condition in conditions:
+        values = likert_values(
+            raw.get(condition, []), item.scale_points, label=f"item {item.key!r}, condition {condition!r}"
+        )
+        if item.reverse_coded:
+            values = item.scale_points + 1 - values
+        per_condition[condition] = values.tolist()
+    return per_condition
+
+
 def analyze_items(
     *,
     items: Sequence[ItemSpec],
@@ -473,13 +488,7 @@ def analyze_items(
     problems: list[str] = []
     for item in items:
         check_scale_points(item.scale_points)
-        per_condition: dict[str, list[int]] = {}
-        for condition in conditions:
-            raw = answers.get(item.key, {}).get(condition, [])
-            values = likert_values(raw, item.scale_points, label=f"item {item.key!r}, condition {condition!r}")
-            if item.reverse_coded:
-                values = item.scale_points + 1 - values
-            per_condition[condition] = values.tolist()
+        per_condition = item_values(item, conditions, answers.get(item.key, {}))
         kw = kruskal_wallis(per_condition)
         status, message = kw.status, kw.message
         if kw.n_total == 0:
