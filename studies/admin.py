@@ -1,1 +1,166 @@
-from django.contrib import admin  # noqa: F401
+"""Django admin for researchers: studies with their conditions and items inline, participants read-only.
+
+Non-superuser researchers (staff) see and change only their own studies; the owner is set on creation.
+Changes that would corrupt collected data are refused by model validation (Item.clean, Condition.clean)
+and, for deletions, by the inline formsets below.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+
+from explainers.models import StimulusGrid
+
+from . import selectors, services
+from .models import Condition, Item, PageVisit, Participant, Response, Study
+
+
+def _own_studies(request):
+    return selectors.study_list_for_user(user=request.user)
+
+
+class _ProtectedDeletionFormSet(BaseInlineFormSet):
+    """Refuse inline deletions that the services refuse (items of studies with answers, used conditions)."""
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.deleted_forms:
+            instance = form.instance
+            if instance.pk is None:
+                continue
+            if isinstance(instance, Item):
+                problem = services.item_delete_problem(item=instance)
+            else:
+                problem = services.condition_delete_problem(condition=instance)
+            if problem:
+                raise ValidationError(f"{instance}: {problem}")
+
+
+class ConditionInline(admin.StackedInline):
+    model = Condition
+    formset = _ProtectedDeletionFormSet
+    extra = 0
+    fields = [("name", "slug", "order"), "description", ("stimulus_grid", "stimulus_image")]
+    prepopulated_fields = {"slug": ("name",)}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "stimulus_grid" and not request.user.is_superuser:
+            kwargs["queryset"] = StimulusGrid.objects.filter(owner=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ItemInline(admin.TabularInline):
+    model = Item
+    formset = _ProtectedDeletionFormSet
+    extra = 0
+    fields = ["order", "page", "key", "text", "kind", "group", "scale_points", "anchor_low", "anchor_high",
+              "reverse_coded", "expected_answer", "required", "condition"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "condition":
+            kwargs["queryset"] = Condition.objects.filter(study__in=_own_studies(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "status", "platform", "owner", "target_per_condition", "created_at",
+                    "launched_at"]
+    list_filter = ["status", "platform", "randomize_items"]
+    search_fields = ["title", "slug", "description"]
+    readonly_fields = ["owner", "status", "created_at", "launched_at"]
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [ConditionInline, ItemInline]
+    actions = ["launch", "pause", "close"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "description", "owner", "status", "created_at", "launched_at"]}),
+        ("Recruitment", {"fields": ["platform", "target_per_condition", "completion_code", "attention_fail_code"]}),
+        ("Participant pages", {"fields": ["consent_text", "instructions_text", "instructions_video_url",
+                                          "randomize_items", "min_stimulus_seconds"]}),
+    ]
+
+    def get_queryset(self, request):
+        return _own_studies(request)
+
+    def save_model(self, request, obj: Study, form, change: bool) -> None:
+        if not change:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj: Study | None = None) -> bool:
+        if obj is not None and obj.participants.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def _apply(self, request, queryset, service, verb: str) -> None:
+        for study in queryset:
+            try:
+                service(study=study)
+            except ValidationError as error:
+                self.message_user(request, f"{study.slug}: not {verb}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{study.slug}: {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Launch (go live)")
+    def launch(self, request, queryset):
+        self._apply(request, queryset, services.study_launch, "launched")
+
+    @admin.action(description="Pause")
+    def pause(self, request, queryset):
+        self._apply(request, queryset, services.study_pause, "paused")
+
+    @admin.action(description="Close")
+    def close(self, request, queryset):
+        self._apply(request, queryset, services.study_close, "closed")
+
+
+class ResponseInline(admin.TabularInline):
+    model = Response
+    extra = 0
+    can_delete = False
+    fields = ["item", "value_int", "value_text", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PageVisitInline(admin.TabularInline):
+    model = PageVisit
+    extra = 0
+    can_delete = False
+    fields = ["page", "entered_at", "left_at", "seconds"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["pk", "study", "condition", "status", "is_simulated", "platform", "current_page",
+                    "started_at", "completed_at", "attention_failed"]
+    list_filter = ["status", "is_simulated", "platform", "attention_failed", ("study", admin.RelatedOnlyFieldListFilter)]
+    inlines = [ResponseInline, PageVisitInline]
+    readonly_fields = [
+        "study", "condition", "platform", "external_id", "platform_study_id", "platform_session_id",
+        "assignment_id", "hit_id", "turk_submit_to", "status", "is_simulated", "item_order", "current_page",
+        "started_at", "last_seen_at", "completed_at", "attention_failed",
+    ]
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return Participant.objects.filter(study__in=_own_studies(request)).select_related("study", "condition")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
