@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "studies",
     "explainers",
     "stats",
+    "studyserver",
 ]
 
 MIDDLEWARE = [

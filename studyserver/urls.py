@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("explainers.api_urls")),
     path("api/", include("stats.api_urls")),
     path("", include("studies.urls")),
+    path("", include("studies.dashboard_urls")),
     path("", include("explainers.urls")),
     path("", include("stats.urls")),
     # Media (stimulus images) are public by design: participants load them without an account. In
