@@ -258,7 +258,7 @@ def train(config: TrainConfig, *, data: dict[str, np.ndarray], state: TrainState
         optimizer.step()
         state.step += 1
         accuracy = float(((out.logit > 0).float() == y).float().mean())
-        for key, value in (("bits_per_dim", float(bits)), ("bce", float(bce)), ("accuracy", accuracy)):
+        for key, value in (("bits_per_dim", bits.item()), ("bce", bce.item()), ("accuracy", accuracy)):
             running[key] = value if key not in running else 0.95 * running[key] + 0.05 * value
         metrics = dict(running)
         if state.step % config.eval_every == 0 or state.step == config.steps:

@@ -277,7 +277,9 @@ def _scene_geometry(params: dict[str, Any]) -> list[tuple[float, np.ndarray, int
         y_p, x_p = y * cp - x_r * sp, y * sp + x_r * cp
         polygons.append(np.stack([y_p, z_r], axis=-1))
         depths.append(float(x_p.mean()))
-    stacked = np.concatenate(polygons)
+    # Centre on the blocks that do not move with the arms, so that an arm intervention changes only the
+    # pixels near the arms (the original centres the whole object, which shifts it slightly as well).
+    stacked = np.concatenate([p for i, p in enumerate(polygons) if i not in _MOVING_ARMS])
     box_centre = 0.5 * (stacked.min(axis=0) + stacked.max(axis=0))
     shift = -0.5 * box_centre
     placed = []

@@ -18,6 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--sampler", default=None, choices=["study", "unbiased"])
         parser.add_argument("--dataset-seed", type=int, default=None)
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--train-size", type=int, default=None, help="training images (default: preset's)")
+        parser.add_argument("--val-size", type=int, default=None, help="validation images (default: preset's)")
         parser.add_argument("--out", required=True, help="checkpoint path (relative paths: under ARTIFACTS_ROOT)")
         parser.add_argument("--resume", action="store_true", help="continue the run stored in --out")
         parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -42,6 +44,7 @@ class Command(BaseCommand):
             loaded = model_train(
                 out=options["out"], preset=options["preset"], image_size=options["size"], steps=options["steps"],
                 sampler=options["sampler"], dataset_seed=options["dataset_seed"], seed=options["seed"],
+                train_size=options["train_size"], val_size=options["val_size"],
                 resume=options["resume"], num_threads=options["threads"], progress=progress,
             )
         except ValueError as exc:
