@@ -1,6 +1,6 @@
 """Celery tasks of the explainers app: thin wrappers that take primary keys and call one service.
 
-Routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); workers on GPU machines run them on CUDA, the
+Routed to the ``gpu`` queue by settings.CELERY_TASK_ROUTES (``explainers.tasks.*``); workers on GPU machines run them on CUDA, the
 others on CPU. Acks late with reject-on-worker-lost: a worker killed mid-task leaves the message on the
 queue and the next worker runs the (idempotent) service again from the start.
 """
@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 @shared_task(
     bind=True,
     name="explainers.tasks.pregenerate_grid",
-    queue="gpu",
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=GRID_TRANSIENT_ERRORS,

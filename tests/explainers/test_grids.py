@@ -1,0 +1,391 @@
+"""Stimulus grids (issue 4): layout maths, the three grid kinds on a real tiny Glow, atomic publish, failures."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+
+from explainers import grids
+from explainers.models import GridCell, StimulusGrid
+
+SMALL = {"rows": 5, "held_out": 200, "batch_size": 64}
+
+
+def train_tiny_checkpoint(path: Path) -> Path:
+    """A real GlowClassifier checkpoint at 16 px after a few dozen steps (accuracy is irrelevant here)."""
+    import torch
+
+    from explainers.nets.glow import GlowConfig
+    from explainers.training import preset, train_to_checkpoint
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        config = preset("quick", image_size=16, steps=30, train_size=192, val_size=200, eval_every=1000,
+                        warmup_steps=5)
+        config = replace(config, net=GlowConfig(image_size=16, levels=2, steps_per_level=1, hidden_channels=8,
+                                                head_steps=0))
+        train_to_checkpoint(config, path)
+    finally:
+        torch.set_num_threads(threads)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_file(tmp_path_factory) -> Path:
+    return train_tiny_checkpoint(tmp_path_factory.mktemp("grid-checkpoint") / "tiny.pt")
+
+
+@pytest.fixture
+def researcher(django_user_model):
+    return django_user_model.objects.create_user("ada", password="pw-ada-123456")
+
+
+@pytest.fixture
+def checkpoint(db, researcher, tiny_checkpoint_file):
+    from explainers.services import checkpoint_register
+
+    return checkpoint_register(path=tiny_checkpoint_file, name="tiny", owner=researcher)
+
+
+def make_grid(researcher, checkpoint, method, **layout) -> StimulusGrid:
+    from explainers.services import grid_create, grid_pregenerate
+
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method=method, layout={**SMALL, **layout},
+                       enqueue=False)
+    return grid_pregenerate(grid.pk)
+
+
+def held_out_logits(checkpoint, count=200):
+    from explainers.services import _grid_held_out_logits, checkpoint_load
+
+    _, logits, _ = _grid_held_out_logits(checkpoint_load(checkpoint.file), grids.GridLayout(**{**SMALL, "held_out": count}))
+    return logits
+
+
+# --- pure layout maths -------------------------------------------------------------------------------
+
+
+def test_targets_are_symmetric_percentiles_of_absolute_logits():
+    logits = np.array([-4.0, -2.0, -1.0, 0.5, 1.0, 3.0, 5.0])
+    targets = grids.column_targets(logits, (33.3, 75.0))
+    a = np.percentile(np.abs(logits), [33.3, 75.0])
+    np.testing.assert_allclose(targets, [-a[1], -a[0], 0.0, a[0], a[1]])
+
+
+def test_bin_edges_are_midpoints_with_open_ends():
+    edges = grids.bin_edges(np.array([-4.0, -2.0, 0.0, 2.0, 4.0]))
+    np.testing.assert_allclose(edges, [-np.inf, -3.0, -1.0, 1.0, 3.0, np.inf])
+    np.testing.assert_array_equal(grids.assign_bins(np.array([-9.0, -3.0, -1.01, 0.0, 2.99, 3.0]), edges),
+                                  [0, 1, 1, 2, 3, 4])
+
+
+def test_column_labels_run_from_stretchy_to_sticky():
+    assert grids.column_labels(5) == ["Stretchy, very confident", "Stretchy, confident", "Borderline",
+                                      "Sticky, confident", "Sticky, very confident"]
+    assert grids.column_labels(3, left="A", right="B") == ["A, confident", "Borderline", "B, confident"]
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"rows": 0}, "rows must be at least 1"),
+    ({"percentiles": [75, 33.3]}, "strictly increasing"),
+    ({"percentiles": [0, 50]}, "strictly between 0 and 100"),
+    ({"columns": 4}, "columns must be"),
+    ({"rows": 30, "held_out": 100}, "held_out"),
+    ({"rows": "many"}, "whole number"),
+    ({"colour": 1}, "unknown layout key"),
+])
+def test_impossible_layouts_are_refused(layout, message):
+    with pytest.raises(grids.GridLayoutError, match=message):
+        grids.GridLayout.from_dict(layout)
+
+
+def test_default_layout_is_the_seed_studys_30_by_5():
+    layout = grids.GridLayout.from_dict({})
+    assert (layout.rows, layout.columns, layout.percentiles) == (30, 5, (33.3, 75.0))
+    assert layout.originals_per_bin() == 6
+    assert grids.GridLayout.from_dict({"percentiles": [50]}).columns == 3
+
+
+def test_draws_are_distinct_within_their_bin_and_seeded():
+    bins = np.repeat(np.arange(5), 20)
+    first = grids.draw_per_bin(bins, 6, 5, seed=3)
+    assert len(set(first.ravel())) == 30
+    assert all((bins[first[j]] == j).all() for j in range(5))
+    np.testing.assert_array_equal(first, grids.draw_per_bin(bins, 6, 5, seed=3))
+    assert not np.array_equal(first, grids.draw_per_bin(bins, 6, 5, seed=4))
+    with pytest.raises(grids.GridLayoutError, match="has 20"):
+        grids.draw_per_bin(bins, 21, 5, seed=0)
+
+
+def test_originals_form_diagonals():
+    draws = np.arange(30).reshape(5, 6)
+    rows = grids.original_rows(draws)
+    assert [column for _, column in rows[:7]] == [0, 1, 2, 3, 4, 0, 1]
+    assert sorted(source for source, _ in rows) == list(range(30))
+
+
+def test_isofactual_directions_are_orthogonal_to_w():
+    rng = np.random.default_rng(0)
+    z, w = rng.normal(size=(50, 8)), rng.normal(size=8)
+    directions, std = grids.isofactual_directions(z, w, 3)
+    assert np.abs(directions @ w).max() < 1e-9
+    assert (np.diff(std) <= 1e-12).all()
+
+
+# --- the three grid kinds on a real (tiny) invertible classifier -------------------------------------
+
+
+def test_baseline_fills_each_column_with_distinct_held_out_images_of_its_bin(researcher, checkpoint, settings):
+    grid = make_grid(researcher, checkpoint, "example_based")
+    assert grid.status == StimulusGrid.Status.READY, grid.error
+    assert grid.progress == 100
+    cells = list(grid.cells.all())
+    assert len(cells) == 25
+    assert len({cell.source_index for cell in cells}) == 25  # without replacement
+    for cell in cells:
+        assert not cell.is_original and cell.parameters["real_image"]
+    # The two-class convention: Stretchy (label 1, positive logit) is on the left.
+    assert grid.column_labels[0] == "Stretchy, very confident"
+    assert all(cell.logit > 0 for cell in cells if cell.column == 0)
+    assert all(cell.logit < 0 for cell in cells if cell.column == 4)
+    folder = Path(settings.MEDIA_ROOT) / grid.directory
+    assert all((Path(settings.MEDIA_ROOT) / cell.image).is_file() for cell in cells)
+    assert (folder / "composite.png").is_file()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["checkpoint"]["sha256"] == checkpoint.sha256
+    assert manifest["dataset"]["seed"] == 0 and manifest["dataset"]["held_out"] == 200
+    assert manifest["grid"]["method"] == "example_based" and manifest["device"] == "cpu"
+    assert manifest["code_version"] and manifest["timings"]["generate_s"] >= 0
+    assert len(manifest["cells"]) == 25
+
+
+def test_baseline_bins_match_the_logits(researcher, checkpoint):
+    grid = make_grid(researcher, checkpoint, "example_based")
+    targets = grid.provenance["column_targets"]
+    for cell in grid.cells.all():
+        nearest = int(np.argmin([abs(cell.logit - t) for t in targets]))
+        assert nearest == cell.column  # bins are delimited by the midpoints between targets
+
+
+def test_counterfactual_rows_keep_their_original_and_hit_every_target(researcher, checkpoint):
+    grid = make_grid(researcher, checkpoint, "counterfactual_interpolation")
+    assert grid.status == StimulusGrid.Status.READY, grid.error
+    targets = grid.provenance["column_targets"]
+    for row in range(5):
+        cells = list(grid.cells.filter(row=row).order_by("column"))
+        originals = [cell for cell in cells if cell.is_original]
+        assert len(originals) == 1 and originals[0].column == row % 5  # one per row, on the diagonal
+        assert len({cell.source_index for cell in cells}) == 1
+        original_bin = int(np.argmin([abs(originals[0].logit - t) for t in targets]))
+        assert original_bin == originals[0].column
+        for cell in cells:
+            if not cell.is_original:
+                assert cell.logit == pytest.approx(targets[cell.column], abs=1e-4)
+                assert cell.parameters["target_logit"] == pytest.approx(targets[cell.column])
+                assert "alpha" in cell.parameters
+
+
+def test_counterfactual_images_decode_to_the_target_logit(researcher, checkpoint, settings):
+    """The seed's claim: phi^-1(z + alpha w) has exactly the set logit (up to 8-bit rounding of the PNG)."""
+    import torch
+    from PIL import Image
+
+    from explainers.services import checkpoint_load
+
+    grid = make_grid(researcher, checkpoint, "counterfactual_interpolation")
+    model = checkpoint_load(checkpoint.file).model
+    cells = [cell for cell in grid.cells.all() if not cell.is_original]
+    images = np.stack([np.asarray(Image.open(Path(settings.MEDIA_ROOT) / cell.image)) for cell in cells])
+    with torch.no_grad():
+        reencoded = model.logit(grids.to_tensor(images, "cpu")).numpy()
+    spread = np.ptp([cell.logit for cell in cells])
+    error = np.abs(reencoded - np.array([cell.logit for cell in cells]))
+    assert np.median(error) < 0.25 * spread
+
+
+def test_isofactual_columns_share_one_logit(researcher, checkpoint):
+    grid = make_grid(researcher, checkpoint, "isofactual")
+    assert grid.status == StimulusGrid.Status.READY, grid.error
+    targets = grid.provenance["column_targets"]
+    generated = [cell for cell in grid.cells.all() if not cell.is_original]
+    for cell in generated:
+        assert cell.logit == pytest.approx(targets[cell.column], abs=1e-4)
+    assert {cell.parameters["component"] for cell in generated} == {0, 1, 2, 3}
+
+
+def test_progress_rises_to_100(researcher, checkpoint):
+    from explainers.services import grid_create, grid_pregenerate
+
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method="counterfactual_interpolation",
+                       layout=SMALL, enqueue=False)
+    seen: list[int] = []
+    grid = grid_pregenerate(grid.pk, progress=lambda percent, stage: seen.append(percent))
+    assert seen == sorted(seen) and seen[0] < 20 and len(seen) >= 3
+    assert grid.progress == 100
+
+
+# --- idempotence and atomic publish ------------------------------------------------------------------
+
+
+def test_running_it_again_changes_nothing(researcher, checkpoint):
+    from explainers.services import grid_pregenerate
+
+    grid = make_grid(researcher, checkpoint, "example_based")
+    again = grid_pregenerate(grid.pk)
+    assert again.directory == grid.directory and again.cells.count() == 25
+
+
+def test_an_interrupted_run_is_cleaned_up_and_completed(researcher, checkpoint, settings):
+    from explainers.services import grid_create, grid_pregenerate
+
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
+                       enqueue=False)
+    root = Path(settings.MEDIA_ROOT) / "grids"
+    (root / f".tmp-{grid.pk}-killed").mkdir(parents=True)  # what a SIGKILLed worker leaves behind
+    (root / str(grid.pk) / "unpublished").mkdir(parents=True)
+    StimulusGrid.objects.filter(pk=grid.pk).update(status=StimulusGrid.Status.RUNNING, progress=40)
+    grid = grid_pregenerate(grid.pk)
+    assert grid.is_ready
+    assert sorted(p.name for p in root.iterdir()) == [str(grid.pk)]
+    assert [p.name for p in (root / str(grid.pk)).iterdir()] == [grid.directory.rsplit("/", 1)[1]]
+
+
+def test_a_corrupt_checkpoint_fails_the_grid_readably_and_leaves_no_files(researcher, checkpoint, settings,
+                                                                          tmp_path):
+    from explainers.services import grid_create, grid_pregenerate
+
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(Path(checkpoint.file).read_bytes())
+    checkpoint.file = str(copy)
+    checkpoint.save()
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
+                       enqueue=False)
+    copy.write_bytes(copy.read_bytes()[:1000])  # truncated after configuration
+    grid = grid_pregenerate(grid.pk)
+    assert grid.status == StimulusGrid.Status.FAILED
+    assert "checkpoint" in grid.error.lower() and "Traceback" not in grid.error
+    assert not GridCell.objects.filter(grid=grid).exists() and grid.directory == ""
+    assert list((Path(settings.MEDIA_ROOT) / "grids").iterdir()) == []
+
+
+def test_out_of_memory_fails_the_grid_with_advice(researcher, checkpoint, settings, monkeypatch):
+    from explainers.services import grid_create, grid_pregenerate
+
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method="counterfactual_interpolation",
+                       layout=SMALL, enqueue=False)
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(grids, "counterfactual_rows", exhausted)
+    grid = grid_pregenerate(grid.pk)
+    assert grid.status == StimulusGrid.Status.FAILED
+    assert "Out of memory on cpu" in grid.error and "batch_size" in grid.error
+    assert list((Path(settings.MEDIA_ROOT) / "grids").iterdir()) == []
+
+
+def test_a_failing_publish_leaves_the_grid_unpublished(researcher, checkpoint, settings, monkeypatch):
+    from explainers.services import grid_create, grid_pregenerate
+
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
+                       enqueue=False)
+
+    def broken_bulk_create(*args, **kwargs):
+        raise RuntimeError("disk full while writing cells")
+
+    monkeypatch.setattr(GridCell.objects, "bulk_create", broken_bulk_create)
+    grid = grid_pregenerate(grid.pk)
+    assert grid.status == StimulusGrid.Status.FAILED and "disk full" in grid.error
+    assert not grid.is_ready and grid.directory == ""
+    leftovers = [p for p in (Path(settings.MEDIA_ROOT) / "grids").rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+# --- bad input at configuration time -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, parameters, layout, field, message", [
+    ("counterfactual_interpolation", {}, {"rows": 0}, "layout", "rows must be at least 1"),
+    ("counterfactual_interpolation", {}, {**SMALL, "rows": 7}, "layout", "multiple of columns"),
+    ("example_based", {}, {**SMALL, "percentiles": [1, 2]}, "layout", "not enough held-out images"),
+    ("no_such_method", {}, SMALL, "method", "unknown explanation method"),
+    ("saliency", {}, SMALL, "method", "cannot fill a stimulus grid"),
+    ("isofactual", {"n_components": 0}, SMALL, "parameters", "n_components"),
+    ("counterfactual_interpolation", {"target_logits": [1.0]}, SMALL, "parameters", "sets target_logits itself"),
+    ("counterfactual_interpolation", [1, 2], SMALL, "parameters", "JSON object"),
+])
+def test_bad_configurations_are_refused_and_nothing_is_stored(researcher, checkpoint, method, parameters,
+                                                              layout, field, message):
+    from explainers.services import grid_create
+
+    with pytest.raises(ValidationError) as caught:
+        grid_create(owner=researcher, checkpoint=checkpoint, method=method, parameters=parameters, layout=layout)
+    assert field in caught.value.message_dict
+    assert message in " ".join(caught.value.message_dict[field])
+    assert not StimulusGrid.objects.exists()
+
+
+def test_a_foreign_checkpoint_is_refused(checkpoint, django_user_model):
+    from explainers.services import grid_create
+
+    stranger = django_user_model.objects.create_user("mallory", password="pw-mallory-123")
+    with pytest.raises(ValidationError, match="another researcher"):
+        grid_create(owner=stranger, checkpoint=checkpoint, method="example_based", layout=SMALL)
+    assert not StimulusGrid.objects.exists()
+
+
+def test_an_unready_checkpoint_is_refused(researcher, checkpoint, tmp_path):
+    from explainers.services import grid_create
+
+    checkpoint.file = str(tmp_path / "missing.pt")
+    checkpoint.save()
+    with pytest.raises(ValidationError, match="not ready"):
+        grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL)
+    assert not StimulusGrid.objects.exists()
+
+
+# --- the Celery task ---------------------------------------------------------------------------------
+
+
+def test_the_task_is_routed_to_the_gpu_queue_and_acks_late():
+    from explainers.tasks import pregenerate_grid
+
+    assert pregenerate_grid.name == "explainers.tasks.pregenerate_grid"
+    from studyserver.celery import app
+
+    assert app.amqp.router.route({}, pregenerate_grid.name)["queue"].name == "gpu"
+    assert pregenerate_grid.acks_late and pregenerate_grid.reject_on_worker_lost
+    assert pregenerate_grid.max_retries >= 1
+
+
+def test_creating_a_grid_enqueues_it_after_commit(researcher, checkpoint, django_capture_on_commit_callbacks):
+    from explainers.services import grid_create
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL)
+    assert len(callbacks) == 1
+    grid.refresh_from_db()
+    assert grid.is_ready and grid.task_id
+
+
+def test_the_task_retries_on_a_transient_database_error(researcher, checkpoint, monkeypatch):
+    from celery.exceptions import Retry
+    from django.db import OperationalError
+
+    from explainers import tasks
+    from explainers.services import grid_create
+
+    grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
+                       enqueue=False)
+
+    def database_gone(grid_id, progress=None):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tasks, "grid_pregenerate", database_gone)
+    with pytest.raises((Retry, OperationalError)):
+        tasks.pregenerate_grid.apply(args=[grid.pk], throw=True).get()
