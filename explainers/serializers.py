@@ -53,6 +53,7 @@ class StimulusGridSerializer(serializers.ModelSerializer):
                   "error", "directory", "column_labels", "provenance", "task_id", "created_at", "finished_at"]
         read_only_fields = ["id", "status", "progress", "error", "directory", "column_labels", "provenance",
                             "task_id", "created_at", "finished_at"]
+        extra_kwargs = {"name": {"required": False, "allow_blank": True}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

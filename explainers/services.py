@@ -217,6 +217,12 @@ def grid_column_labels(*, dataset: dict[str, _GridAny], columns: int) -> list[st
     return grid_layouts.column_labels(columns, left=left, right=right)
 
 
+def _grid_cache_dir() -> _GridPath:
+    """Held-out images and logits, reused across grids (GRID_CACHE_DIR, default ARTIFACTS_ROOT/grid_cache)."""
+    configured = getattr(_grid_settings, "GRID_CACHE_DIR", None)
+    return _GridPath(configured) if configured else _GridPath(_grid_settings.ARTIFACTS_ROOT) / "grid_cache"
+
+
 def _grid_held_out(dataset: dict[str, _GridAny], count: int):
     """Held-out images of the checkpoint's dataset: the validation stream, which training never sees.
 
@@ -232,7 +238,7 @@ def _grid_held_out(dataset: dict[str, _GridAny], count: int):
     sampler = dataset.get("sampler", "study")
     seed = int(dataset.get("val_seed", int(dataset.get("seed", 0)) + 1_000_003))
     size = int(dataset.get("size", 64))
-    cache = _GridPath(_grid_settings.ARTIFACTS_ROOT) / "grid_cache" / f"heldout-{sampler}-s{seed}-n{count}-{size}px.npz"
+    cache = _grid_cache_dir() / f"heldout-{sampler}-s{seed}-n{count}-{size}px.npz"
     if cache.exists():
         with np.load(cache) as stored:
             return stored["images"], seed
@@ -249,7 +255,7 @@ def _grid_held_out_logits(loaded, layout: grid_layouts.GridLayout, device=None):
     import numpy as np
 
     images, seed = _grid_held_out(loaded.dataset, layout.held_out)
-    cache = (_GridPath(_grid_settings.ARTIFACTS_ROOT) / "grid_cache"
+    cache = (_grid_cache_dir()
              / f"logits-{loaded.sha256[:20]}-s{seed}-n{layout.held_out}.npy")
     if cache.exists():
         return images, np.load(cache), seed

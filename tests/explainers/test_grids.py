@@ -40,9 +40,20 @@ def tiny_checkpoint_file(tmp_path_factory) -> Path:
     return train_tiny_checkpoint(tmp_path_factory.mktemp("grid-checkpoint") / "tiny.pt")
 
 
+@pytest.fixture(scope="session")
+def _grid_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("grid-cache")
+
+
+@pytest.fixture(autouse=True)
+def _shared_grid_cache(settings, _grid_cache):
+    """Held-out images and logits depend only on the checkpoint: render and score them once per session."""
+    settings.GRID_CACHE_DIR = _grid_cache
+
+
 @pytest.fixture
 def researcher(django_user_model):
-    return django_user_model.objects.create_user("ada", password="pw-ada-123456")
+    return django_user_model.objects.create_user("ada")  # no password: skips the deliberately slow hashing
 
 
 @pytest.fixture
@@ -333,7 +344,7 @@ def test_bad_configurations_are_refused_and_nothing_is_stored(researcher, checkp
 def test_a_foreign_checkpoint_is_refused(checkpoint, django_user_model):
     from explainers.services import grid_create
 
-    stranger = django_user_model.objects.create_user("mallory", password="pw-mallory-123")
+    stranger = django_user_model.objects.create_user("mallory")
     with pytest.raises(ValidationError, match="another researcher"):
         grid_create(owner=stranger, checkpoint=checkpoint, method="example_based", layout=SMALL)
     assert not StimulusGrid.objects.exists()
