@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import dashboard
 
 app_name = "dashboard"
-urlpatterns: list = []
+urlpatterns = [
+    path("studies/", dashboard.study_index, name="index"),
+    path("studies/<slug:slug>/dashboard/", dashboard.study_dashboard, name="study"),
+    path("studies/<slug:slug>/dashboard/live.json", dashboard.study_dashboard_live, name="live"),
+]
