@@ -294,8 +294,12 @@ def isofactual_directions(z: np.ndarray, weight: np.ndarray, components: int) ->
     z = np.asarray(z, dtype=np.float64)
     z_perp = z - np.outer(z @ w / (w @ w), w)
     centred = z_perp - z_perp.mean(axis=0)
-    # Thin SVD of the centred data: rows of vt are the principal directions, s²/(n-1) their variances.
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    # Eigen-decomposition of the D×D scatter matrix (cheaper than an SVD of the N×D data for N >> D):
+    # eigenvectors are the principal directions, eigenvalues/(n-1) their variances.
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(eigenvalues)[::-1]
+    s = np.sqrt(np.clip(eigenvalues[order], 0.0, None))
+    vt = eigenvectors[:, order].T
     k = min(components, vt.shape[0])
     directions = vt[:k]
     # Remove the tiny numerical leak along w so the logit really stays put.
