@@ -470,11 +470,16 @@ class Bot:
         try:
             self._run()
         except BotStuck as stuck:
-            self.outcome.status = "stuck"
-            trail = " -> ".join(self.history[-6:])
-            self.outcome.error = f"bot {self.plan.index} ({self.plan.external_id}): {stuck}" + (
-                f" [last pages: {trail}]" if trail else "")
+            self._stuck(str(stuck))
+        except Exception as error:  # a server error raised through the in-process client, a database error
+            self._stuck(f"unexpected {type(error).__name__}: {error}")
         return self.outcome
+
+    def _stuck(self, reason: str) -> None:
+        self.outcome.status = "stuck"
+        trail = " -> ".join(self.history[-6:])
+        self.outcome.error = f"bot {self.plan.index} ({self.plan.external_id}): {reason}" + (
+            f" [last pages: {trail}]" if trail else "")
 
     def _request(self, method: str, url: str, *, data=None, referer=None) -> HttpResult:
         self.outcome.requests += 1
