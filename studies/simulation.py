@@ -18,6 +18,10 @@ any answer exists), the runner marks the new record `is_simulated=True` through 
 token in the participant URL the server redirected to. Platform ids are generated with the prefix "SIM-"
 so simulated records are recognisable on sight as well. Against a server on another database the runner
 cannot find the record and stops with a clear error.
+
+Minimum viewing time: when a page announces one (data-min-seconds, enforced by the server), the bot does
+not sleep through it; the runner moves the start of the bot's open page visit back by that time plus a few
+random seconds, so the server's check passes and the recorded page time reads as simulated viewing time.
 """
 from __future__ import annotations
 
@@ -239,6 +243,7 @@ class PageForm:
     action: str
     fields: dict[str, FormField] = field(default_factory=dict)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (name, value) of submit buttons
+    min_seconds: int = 0  # data-min-seconds: the page may be submitted only after this long
 
     def hidden(self, name: str) -> str | None:
         found = self.fields.get(name)
@@ -271,7 +276,9 @@ class _PageParser(HTMLParser):
         attr = {name: value or "" for name, value in attrs}
         classes = attr.get("class", "").split()
         if tag == "form":
-            self._form = PageForm(method=attr.get("method", "get").lower(), action=attr.get("action", ""))
+            minimum = attr.get("data-min-seconds", "0")
+            self._form = PageForm(method=attr.get("method", "get").lower(), action=attr.get("action", ""),
+                                  min_seconds=int(minimum) if minimum.isdigit() else 0)
             self.page.forms.append(self._form)
         elif tag == "h1" and not self.page.heading:
             self._start_capture("heading")
@@ -434,6 +441,17 @@ class ParticipantRegistry:
                 "flagged simulated: run simulate_participants with the same DATABASE_URL as the server."
             )
 
+    def backdate_page_visit(self, token: str, page: str, seconds: float) -> None:
+        """Simulated viewing time: move the open visit's start back instead of sleeping through it."""
+        from datetime import timedelta
+
+        from django.db.models import F
+
+        from .models import PageVisit
+
+        PageVisit.objects.filter(participant__token=token, participant__study__slug=self.study_slug, page=page,
+                                 left_at__isnull=True).update(entered_at=F("entered_at") - timedelta(seconds=seconds))
+
     def condition_of(self, token: str) -> str:
         from .models import Participant
 
@@ -592,6 +610,9 @@ class Bot:
                 self._require_button(name, form, "action", "next")
                 data["action"] = "next"
                 data.update(self._answers(name, condition, form))
+                if form.min_seconds > 0:
+                    # The server enforces a minimum viewing time; simulate it rather than wait it out.
+                    self.registry.backdate_page_visit(self.token, name, form.min_seconds + self.rng.uniform(1, 20))
             posted = self._request("POST", result.url, data=data, referer=result.url)
             if posted.status not in _REDIRECT_STATUSES:
                 detail = "; ".join(page_parse(posted.text).messages) if posted.text else ""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -153,6 +154,17 @@ def test_a_study_that_is_not_live_or_has_real_participants_is_refused(researcher
         _run(live.slug, "--n", "1")
     with pytest.raises(CommandError, match="No study with the slug"):
         _run("missing-study")
+
+
+def test_a_minimum_viewing_time_is_simulated_not_slept_through(researcher):
+    from studies.models import PageVisit
+
+    study = make_study(owner=researcher, slug="slow-page-sim", min_stimulus_seconds=90)
+    started = time.perf_counter()
+    report = simulation.simulation_run(study=study, n=2)
+    assert report.count("completed") == 2 and time.perf_counter() - started < 60
+    seconds = PageVisit.objects.filter(participant__study=study, page="stimulus").values_list("seconds", flat=True)
+    assert len(seconds) == 2 and all(90 < s < 112 for s in seconds)
 
 
 class _BrokenStimulusPage(simulation.ClientTransport):
