@@ -1,0 +1,48 @@
+"""gunicorn settings for the participant-facing web server.
+
+    python -m gunicorn -c studyserver/gunicorn_conf.py studyserver.wsgi:application
+
+Every value can be overridden from the environment (GUNICORN_<NAME>) or on the command line. The limits
+below are the ones docs/RELIABILITY.md promises: a request (or a stuck worker) is cut off after `timeout`
+seconds and the worker replaced; request lines, header counts and header sizes are bounded; bodies are
+bounded by Django's DATA_UPLOAD_MAX_MEMORY_SIZE. Slow clients (slowloris) are the reverse proxy's job:
+gunicorn's own docs require a buffering proxy in front of sync/gthread workers (see RELIABILITY.md for the
+nginx settings).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Threads overlap the database round trips of participant pages; processes use the cores.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
+threads = _env_int("GUNICORN_THREADS", 4)
+# A participant page takes milliseconds; 30 s means something is stuck: kill and replace the worker.
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# Request-line and header limits (gunicorn's defaults, stated so they are reviewed, not assumed).
+limit_request_line = _env_int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
+limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
+limit_request_field_size = _env_int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
+# Recycle workers now and then so a slow leak can never take a launch day down.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+def post_worker_init(worker) -> None:
+    # Web workers must never load torch (hundreds of MB per worker); only Celery workers on the gpu queue do.
+    if "torch" in sys.modules:
+        worker.log.warning("torch was imported into web worker %s: some import chain is not lazy", worker.pid)
