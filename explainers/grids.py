@@ -37,6 +37,9 @@ GRID_KINDS: dict[str, str] = {
     "example_based": "baseline",
     "counterfactual_interpolation": "counterfactual",
     "isofactual": "isofactual",
+    # Issue 8: ECINN counterfactual rows and ECINNh heatmaps (builder in explainers/ecinn_grids.py).
+    "ecinn": "ecinn",
+    "ecinn_heatmap": "ecinn_heatmap",
 }
 
 #: Colour of the frame that marks an original image (the seed's "golden frame").
@@ -124,6 +127,10 @@ class GridLayout:
                 f"a grid of kind {kind!r} puts the same number of originals in every bin, so rows ({self.rows}) must be "
                 f"a multiple of columns ({self.columns}), e.g. {max(1, self.rows // self.columns) * self.columns}"
             )
+        if kind in ("ecinn", "ecinn_heatmap"):  # issue 8: three columns, see explainers/ecinn_grids.py
+            from explainers.ecinn_grids import check_ecinn_layout
+
+            check_ecinn_layout(kind, self.rows, self.columns)
 
 
 # --- targets, bins, labels ---------------------------------------------------------------------------
@@ -369,6 +376,12 @@ def build_grid(model, images: np.ndarray, *, kind: str, layout: GridLayout, seed
     round with ``positive_on_left`` (the seed shows Stretchy on the left; which class is positive depends
     on the dataset's label convention). Progress runs from 0 to 1 over scoring and generation.
     """
+    if kind in ("ecinn", "ecinn_heatmap"):  # issue 8: ECINN rows/heatmaps have their own builder
+        from explainers.ecinn_grids import build_ecinn_grid
+
+        return build_ecinn_grid(model, images, kind=kind, layout=layout, seed=seed,
+                                method_parameters=method_parameters, device=device, held_out=held_out,
+                                positive_on_left=positive_on_left, progress=progress, labels=labels)
     if kind not in ("baseline", "counterfactual", "isofactual"):
         raise GridLayoutError(f"unknown grid kind {kind!r}")
     layout.check_kind(kind)

@@ -35,6 +35,11 @@ def checkpoint_load(path: Path | str) -> "LoadedCheckpoint":
     """
     from explainers.training import checkpoint_read
 
+    # Issue 8 (ECINN): IB-INN checkpoints carry their own format tag; dispatch them to their reader.
+    from explainers.ibinn_training import ibinn_checkpoint_read, is_ibinn_checkpoint
+
+    if is_ibinn_checkpoint(_resolve(path)):
+        return ibinn_checkpoint_read(_resolve(path))
     return checkpoint_read(_resolve(path))
 
 
@@ -301,6 +306,13 @@ def grid_validate_configuration(*, owner, checkpoint: _GridCheckpoint, method: s
             config_params = grid_method_parameters(method=method, parameters=parameters)
         except _GridMethodError as exc:
             errors.setdefault("parameters", []).append(str(exc))
+        # Issue 8: ECINN kinds need class-conditional latents; refuse other architectures before any work.
+        from explainers.ecinn_grids import check_ecinn_architecture
+
+        try:
+            check_ecinn_architecture(kind, checkpoint.architecture)
+        except grid_layouts.GridLayoutError as exc:
+            errors.setdefault("checkpoint", []).append(str(exc))
     if layout is not None and not isinstance(layout, dict):
         errors.setdefault("layout", []).append("Layout must be a JSON object.")
         grid_layout = None
