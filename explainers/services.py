@@ -95,13 +95,14 @@ def checkpoint_register(*, path: Path | str, name: str, owner=None) -> Checkpoin
     return checkpoint
 
 
-def bias_audit_run(*, path: Path | str, n_test: int = 1000, n_regression: int = 3000, seed: int = 0,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def bias_audit_run(*, path: Path | str, n_test: int = 1000, n_regression: int = 3000, n_rows: int = 64,
+                   regressor_steps: int = 600, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The seed's Table 3 and the ideal-counterfactual check for a checkpoint (see explainers.audit)."""
     from explainers.audit import audit_checkpoint
 
     loaded = checkpoint_load(path)
-    report = audit_checkpoint(loaded, n_test=n_test, n_regression=n_regression, seed=seed, progress=progress)
+    report = audit_checkpoint(loaded, n_test=n_test, n_regression=n_regression, n_rows=n_rows,
+                              regressor_steps=regressor_steps, seed=seed, progress=progress)
     report["checkpoint"] = {"path": str(loaded.path), "sha256": loaded.sha256, "metrics": _json_safe(loaded.metrics)}
     return report
 

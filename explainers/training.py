@@ -111,7 +111,7 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     "demo": TrainConfig(
         net=GlowConfig(image_size=32, levels=3, steps_per_level=4, hidden_channels=48, head_steps=2),
-        steps=2400, batch_size=48, learning_rate=1e-3, classifier_weight=1.0, train_size=20000, val_size=2000,
+        steps=1200, batch_size=48, learning_rate=1e-3, classifier_weight=1.0, train_size=20000, val_size=2000,
     ),
     "quick": TrainConfig(
         net=GlowConfig(image_size=32, levels=3, steps_per_level=2, hidden_channels=24, head_steps=1),
