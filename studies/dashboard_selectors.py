@@ -45,9 +45,10 @@ def dashboard_studies_for(*, user) -> QuerySet[Study]:
         Study.objects.filter(owner=user)
         .annotate(
             n_conditions=Count("conditions", distinct=True),
-            n_started=Count("participants", filter=real & Q(participants__condition__isnull=False), distinct=True),
-            n_completed=Count("participants", filter=real & Q(participants__status=Participant.Status.COMPLETED),
-                              distinct=True),
+            n_started=Count("participants", distinct=True,
+                            filter=real & Q(participants__condition__isnull=False)),
+            n_completed=Count("participants", distinct=True,
+                              filter=real & Q(participants__status=Participant.Status.COMPLETED)),
         )
         .order_by("-created_at")
     )
@@ -57,7 +58,7 @@ def dashboard_studies_for(*, user) -> QuerySet[Study]:
 class Population:
     """Counts of one population (real or simulated participants)."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)  # one per condition: slug, name, and COUNT_COLUMNS
+    rows: list[dict[str, Any]] = field(default_factory=list)  # per condition: slug, name, COUNT_COLUMNS
     totals: dict[str, int] = field(default_factory=dict)
     balance: int = 0  # max - min completed over conditions
     not_consented: int = 0  # entered, not yet assigned a condition
@@ -81,15 +82,14 @@ def _population(study: Study, *, simulated: bool) -> Population:
     for column, statuses in _COLUMN_STATUSES.items():
         aggregates[column] = Count("participants", filter=population & Q(participants__status__in=statuses))
     rows = [
-        {"slug": condition.slug, "name": condition.name, **{column: getattr(condition, column) for column in COUNT_COLUMNS}}
+        {"slug": condition.slug, "name": condition.name,
+         **{column: getattr(condition, column) for column in COUNT_COLUMNS}}
         for condition in study.conditions.order_by("order", "pk").annotate(**aggregates)
     ]
     completed = [row["completed"] for row in rows]
-    durations = [
-        (done - start).total_seconds()
-        for start, done in participants.filter(status=Participant.Status.COMPLETED, completed_at__isnull=False)
-        .values_list("started_at", "completed_at")
-    ]
+    finished = participants.filter(status=Participant.Status.COMPLETED, completed_at__isnull=False)
+    durations = [(done - start).total_seconds()
+                 for start, done in finished.values_list("started_at", "completed_at")]
     return Population(
         rows=rows,
         totals={column: sum(row[column] for row in rows) for column in COUNT_COLUMNS},
@@ -107,13 +107,15 @@ def dashboard_grids(*, study: Study) -> list[dict[str, Any]]:
     for condition in study.conditions.select_related("stimulus_grid").order_by("order", "pk"):
         grid = condition.stimulus_grid
         if grid is None:
-            grids.append({"condition": condition.slug, "grid": None, "name": "uploaded image" if
-                          condition.stimulus_image else "no stimulus", "status": "ready" if condition.stimulus_image
-                          else "missing", "progress": 100 if condition.stimulus_image else 0, "error": ""})
+            image = bool(condition.stimulus_image)
+            grids.append({"condition": condition.slug, "grid": None,
+                          "name": "uploaded image" if image else "no stimulus",
+                          "status": "ready" if image else "missing", "progress": 100 if image else 0,
+                          "error": ""})
         else:
-            grids.append({"condition": condition.slug, "grid": grid.pk, "name": grid.name, "method": grid.method,
-                          "status": grid.status, "progress": 100 if grid.is_ready else grid.progress,
-                          "error": grid.error})
+            grids.append({"condition": condition.slug, "grid": grid.pk, "name": grid.name,
+                          "method": grid.method, "status": grid.status,
+                          "progress": 100 if grid.is_ready else grid.progress, "error": grid.error})
     return grids
 
 
