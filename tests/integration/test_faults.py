@@ -1,0 +1,104 @@
+"""Faults: web workers die mid-request, the database connection drops.
+
+The Celery worker being SIGKILLed mid-grid and restarted is covered by tests/integration/test_grid_worker.py
+(the grid stays unpublished, then completes once a new worker picks the unacknowledged task up again).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from bench import load
+from studies.models import Response
+from studies.views import participant_url
+from tests.integration.live_gunicorn import (
+    EXAMPLE_SLUG,
+    gunicorn_on_test_database,
+    load_unlimited_example_study,
+    simulated_flagger,
+)
+from tests.studies.factories import GOOD_STIMULUS_ANSWERS, make_study, make_user
+from tests.test_reliability import answer_page, assert_clear_503, consented_participant
+
+PARTICIPANTS = 24
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_participants_who_retry_lose_nothing_when_gunicorn_workers_are_sigkilled(transactional_db):
+    load_unlimited_example_study()
+    expected = load.attention_answers(EXAMPLE_SLUG)
+    killed: list[int] = []
+    with simulated_flagger() as flagger, gunicorn_on_test_database(workers=2, threads=2) as server:
+        done = threading.Event()
+
+        def kill_workers() -> None:
+            # Every 0.6 s SIGKILL one web worker (the master forks a replacement) while participants answer.
+            time.sleep(1.0)
+            while not done.wait(0.6) and len(killed) < 6:
+                pids = server.worker_pids()
+                if pids:
+                    victim = pids[len(killed) % len(pids)]
+                    try:
+                        os.kill(victim, signal.SIGKILL)
+                        killed.append(victim)
+                    except ProcessLookupError:
+                        pass
+
+        killer = threading.Thread(target=kill_workers)
+        killer.start()
+        try:
+            result = load.drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=PARTICIPANTS, expected=expected,
+                                arrival_seconds=3.0, seed=11, retries=8, on_enter=flagger,
+                                pause=lambda page: time.sleep(0.15))
+        finally:
+            done.set()
+            killer.join()
+        log = server.log_tail(60)
+
+    assert len(killed) >= 3, "the run ended before the workers could be killed"
+    assert result.retries > 0 and any(t.status == 0 for t in result.timings), (
+        "no request was hit by a worker kill, so nothing was tested")
+    assert result.errors == [], log
+    assert result.finished == PARTICIPANTS
+    verification = load.verify(slug=EXAMPLE_SLUG, result=result)
+    assert verification.problems == []
+    assert sum(verification.completed_per_condition.values()) == PARTICIPANTS
+
+
+# --- lost database connection (the in-process outage test is in tests/test_reliability.py) -----------
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_terminated_postgresql_connection_gives_a_503_and_the_next_request_reconnects(transactional_db):
+    """The server kills our backend (pg_terminate_backend, as on a failover); the middleware drops the dead
+    connection, so the participant's reload reconnects and continues."""
+    import psycopg
+
+    from tests.integration.conftest import worker_database_url
+
+    study = make_study(owner=make_user(), slug="pg-terminated")
+    client = Client()
+    participant = consented_participant(client, study)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    url = "postgresql://" + worker_database_url().split("://", 1)[1]
+    stimulus_url = participant_url(participant, "stimulus")
+    with psycopg.connect(url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid,)).fetchone()[0] is True
+
+    assert_clear_503(answer_page(client, stimulus_url, "stimulus", GOOD_STIMULUS_ANSWERS))
+    assert connection.connection is None  # the middleware closed the dead connection
+
+    moved = answer_page(client, participant, "stimulus", GOOD_STIMULUS_ANSWERS)
+    assert moved.status_code == 302 and moved["Location"].endswith("/satisfaction/")
+    stored = dict(Response.objects.filter(participant=participant).values_list("item__key", "value_int"))
+    assert stored == GOOD_STIMULUS_ANSWERS
