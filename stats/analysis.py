@@ -574,8 +574,10 @@ CONFIRMED, REJECTED, NOT_EVALUABLE = "confirmed", "rejected", "not_evaluable"
 def validate_hypothesis(kind: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Normalised parameters of a preregistered hypothesis, or AnalysisInputError saying what is wrong.
 
-    - "proportion_agree": {item, condition, threshold (proportion in (0, 1]), side: "agree"|"disagree"}
-      e.g. the seed's H1: at least 80% of the baseline group at least somewhat agree with Pattern 1.
+    - "proportion_agree": {item, condition, threshold (proportion in (0, 1]), side: "agree"|"disagree",
+      comparison: "at_least" (default) | "below"}
+      e.g. the seed's H1: at least 80% of the baseline group at least somewhat agree with Pattern 1; its H2
+      ("the baseline does not let users detect the colour bias") is side "agree", comparison "below".
     - "condition_greater": {item, higher, lower, alpha (default .05), test: "kruskal_wallis"|"mann_whitney"}
       e.g. H7: counterfactuals rated higher than the baseline; the difference must be significant AND go
       in the stated direction (mean rank of ``higher`` above that of ``lower``).
@@ -603,11 +605,15 @@ def validate_hypothesis(kind: str, parameters: Mapping[str, Any]) -> dict[str, A
         side = parameters.get("side", "agree")
         if side not in ("agree", "disagree"):
             raise AnalysisInputError(f"Hypothesis side must be 'agree' or 'disagree', not {side!r}.")
+        comparison = parameters.get("comparison", "at_least")
+        if comparison not in ("at_least", "below"):
+            raise AnalysisInputError(f"Hypothesis comparison must be 'at_least' or 'below', not {comparison!r}.")
         return {
             "item": text("item"),
             "condition": text("condition"),
             "threshold": number("threshold", None, 0.0, 1.0),
             "side": side,
+            "comparison": comparison,
         }
     test = parameters.get("test", "kruskal_wallis")
     if test not in HYPOTHESIS_TESTS:
@@ -645,14 +651,16 @@ def evaluate_hypothesis(
         if summary["n"] == 0:
             return {"verdict": NOT_EVALUABLE, "statement": f"No answers to {item!r} in {condition!r}."}
         observed = summary["pct_agree" if params["side"] == "agree" else "pct_disagree"]
-        confirmed = observed >= 100.0 * params["threshold"] - 1e-9
+        reaches = observed >= 100.0 * params["threshold"] - 1e-9
+        confirmed = reaches if params["comparison"] == "at_least" else not reaches
+        relation = "at least" if params["comparison"] == "at_least" else "below"
         return {
             "verdict": CONFIRMED if confirmed else REJECTED,
             "observed_pct": observed,
             "n": summary["n"],
             "statement": (
                 f"{observed:.2f}% of {condition} at least somewhat {params['side']} with {item!r} "
-                f"(threshold {100 * params['threshold']:.2f}%, n = {summary['n']})."
+                f"(predicted {relation} {100 * params['threshold']:.2f}%, n = {summary['n']})."
             ),
         }
     higher, lower = params["higher"], params["lower"]

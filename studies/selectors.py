@@ -28,15 +28,16 @@ def active_cutoff(now: datetime | None = None) -> datetime:
     return now - timedelta(minutes=settings.ASSIGNMENT_ACTIVE_CUTOFF_MINUTES)
 
 
-def condition_fill_counts(*, study: Study, now: datetime | None = None) -> dict[int, int]:
+def condition_fill_counts(*, study: Study, now: datetime | None = None, is_simulated: bool = False) -> dict[int, int]:
     """Places taken per condition: completed participants plus those active within the cutoff.
 
     Returned, timed-out, declined and attention-failed participants free their place, so recruiting
     platforms that refill such places keep the conditions balanced in completions (psiTurk's rule).
+    Real and simulated participants are balanced separately: a simulation run never takes real places.
     """
-    taken = Q(participants__status=Participant.Status.COMPLETED) | Q(
+    taken = (Q(participants__status=Participant.Status.COMPLETED) | Q(
         participants__status=Participant.Status.ACTIVE, participants__last_seen_at__gte=active_cutoff(now)
-    )
+    )) & Q(participants__is_simulated=is_simulated)
     rows = (
         Condition.objects.filter(study=study)
         .annotate(taken=Count("participants", filter=taken))
@@ -53,10 +54,10 @@ def condition_completed_counts(*, study: Study, include_simulated: bool = True) 
     return {row.slug: row.done for row in rows}
 
 
-def study_is_full(*, study: Study, now: datetime | None = None) -> bool:
+def study_is_full(*, study: Study, now: datetime | None = None, is_simulated: bool = False) -> bool:
     if study.target_per_condition is None:
         return False
-    counts = condition_fill_counts(study=study, now=now)
+    counts = condition_fill_counts(study=study, now=now, is_simulated=is_simulated)
     return bool(counts) and min(counts.values()) >= study.target_per_condition
 
 

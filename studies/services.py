@@ -248,8 +248,9 @@ def participant_resume(*, participant: Participant) -> Participant:
     return participant
 
 
-def _choose_condition(*, study: Study, now: datetime, rng: random.Random | None) -> Condition:
-    counts = selectors.condition_fill_counts(study=study, now=now)
+def _choose_condition(*, study: Study, now: datetime, rng: random.Random | None,
+                      is_simulated: bool = False) -> Condition:
+    counts = selectors.condition_fill_counts(study=study, now=now, is_simulated=is_simulated)
     if not counts:
         raise StudyUnavailable("draft")
     lowest = min(counts.values())
@@ -287,7 +288,8 @@ def participant_assign(*, participant: Participant, rng: random.Random | None = 
         if study.status != Study.Status.LIVE:
             raise StudyUnavailable(study.status)
         now = timezone.now()
-        participant.condition = _choose_condition(study=study, now=now, rng=rng)
+        participant.condition = _choose_condition(study=study, now=now, rng=rng,
+                                                  is_simulated=participant.is_simulated)
         participant.item_order = _item_order_for(participant, shuffle=study.randomize_items, rng=rng)
         participant.last_seen_at = now
         participant.save(update_fields=["condition", "item_order", "last_seen_at"])

@@ -96,8 +96,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers wait for the lock instead of failing at once when several requests arrive together.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Writers wait for the lock instead of failing at once when several requests arrive together: IMMEDIATE
+    # takes the write lock at BEGIN, where the busy timeout applies (a deferred upgrade fails at once).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -115,6 +116,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve static files straight from the apps when they were not collected (local runs); collectstatic in
+# production.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not HTTPS)
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Cached model checkpoints and datasets built by the demo and by training.
@@ -170,6 +174,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models call a choices field "status" or "kind"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "studies.models.Study.Status",
+        "StudyPlatformEnum": "studies.models.Study.Platform",
+        "ItemKindEnum": "studies.models.Item.Kind",
+        "ItemPageEnum": "studies.models.Item.Page",
+        "GridStatusEnum": "explainers.models.StimulusGrid.Status",
+        "DatasetKindEnum": "explainers.models.Dataset.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------------
@@ -185,6 +198,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"explainers.tasks.*": {"queue": "gpu"}}
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task of a killed worker (acks late) is redelivered after this many seconds on Redis; grid workers
+# should set it above the longest grid build.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,263 @@
+"""Build the seed study end to end on the embedded default (see studyserver/seed_study.py).
+
+Every step reuses what a previous run left when it is still valid, so a second run takes seconds:
+the rendered data (cached by the trainer), the checkpoint (reused when it loads, its sha256 verifies and
+its training configuration equals the requested preset), the ready grids of that checkpoint and the
+study. The study itself is created in one transaction only after both grids are ready, so a failure at
+any step never leaves a half-built study behind.
+"""
+from __future__ import annotations
+
+import secrets
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from studyserver import seed_study
+
+Say = Callable[[str], None]
+
+DEMO_USERNAME = "researcher"
+DEMO_PRESETS = {"demo": "demo", "quick": "quick"}
+
+
+class DemoError(RuntimeError):
+    """A problem the person running the demo can fix; the message says how."""
+
+
+@dataclass
+class DemoResult:
+    study_slug: str
+    participant_url: str
+    username: str
+    password: str
+    urls: dict[str, str] = field(default_factory=dict)
+    checkpoint_metrics: dict = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
+
+
+def check_writable(paths: list[Path]) -> None:
+    """Fail early, before any work, when a folder the demo writes to cannot be written."""
+    for path in paths:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise DemoError(
+                f"Cannot write to {path} ({exc.strerror or exc}). Make it writable or point the matching "
+                f"variable (MEDIA_ROOT, STUDYSERVER_ARTIFACTS or STUDYSERVER_VAR_DIR) at a writable folder."
+            ) from exc
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DemoError(
+                f"Port {port} on {host} is already in use ({exc.strerror}). Stop the other server or run "
+                f"`manage.py demo --port {port + 1}`."
+            ) from exc
+
+
+def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False):
+    """The demo checkpoint: reuse a valid cached one, else train it. Returns (LoadedCheckpoint, reused)."""
+    from explainers.exceptions import CheckpointError
+    from explainers.services import checkpoint_load, model_train
+    from explainers.training import preset as training_preset
+
+    path = Path(settings.ARTIFACTS_ROOT) / "models" / f"two4two-{preset}.pt"
+    wanted = training_preset(preset).to_dict()
+    if path.exists() and not retrain:
+        try:
+            loaded = checkpoint_load(path)
+        except CheckpointError as exc:
+            say(f"  cached checkpoint {path} is unusable ({exc}); training a new one")
+        else:
+            if loaded.config.to_dict() == wanted:
+                return loaded, True
+            say(f"  cached checkpoint {path} was trained with another configuration; training a new one")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.pt")
+    loaded = model_train(out=partial, preset=preset, num_threads=None)
+    partial.replace(path)
+    return checkpoint_load(path), False
+
+
+def grid_ensure(*, checkpoint, method: str, say: Say):
+    """A ready grid of ``method`` for ``checkpoint``, generated now unless one exists. Returns (grid, reused)."""
+    from tqdm import tqdm
+
+    from explainers.models import StimulusGrid
+    from explainers.services import grid_create, grid_pregenerate
+
+    ready = StimulusGrid.objects.filter(checkpoint=checkpoint, method=method,
+                                        status=StimulusGrid.Status.READY).order_by("-pk").first()
+    if ready is not None and Path(settings.MEDIA_ROOT, ready.directory).is_dir():
+        return ready, True
+    grid = grid_create(owner=checkpoint.owner, checkpoint=checkpoint, method=method,
+                       name=f"Demo {method.replace('_', ' ')}", enqueue=False)
+    with tqdm(total=100, desc=f"  {method}", unit="%", leave=False) as bar:
+        def progress(percent: int, message: str) -> None:
+            bar.n = int(percent)
+            bar.set_postfix_str(message[:40])
+            bar.refresh()
+
+        grid = grid_pregenerate(grid.pk, progress=progress)
+    if grid.status != StimulusGrid.Status.READY:
+        raise DemoError(f"The {method} grid could not be generated: {grid.error}")
+    return grid, False
+
+
+def researcher_ensure() -> tuple[object, str]:
+    """The demo researcher (staff, not superuser) and its password, kept in var/ so it stays stable."""
+    credentials = Path(settings.VAR_DIR) / "demo-login.txt"
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username=DEMO_USERNAME, defaults={"is_staff": True})
+    password = credentials.read_text().strip() if credentials.exists() else ""
+    if not password or not user.check_password(password):
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        credentials.parent.mkdir(parents=True, exist_ok=True)
+        credentials.write_text(password + "\n")
+        credentials.chmod(0o600)
+    if not user.is_staff:
+        user.is_staff = True
+    user.save()
+    _grant_researcher_permissions(user)
+    return user, password
+
+
+def _grant_researcher_permissions(user) -> None:
+    """Model permissions so the researcher can use the admin; querysets there stay scoped to the owner."""
+    from django.contrib.auth.models import Permission
+
+    permissions = Permission.objects.filter(content_type__app_label__in=["studies", "explainers", "stats"])
+    user.user_permissions.add(*permissions)
+
+
+@transaction.atomic
+def study_build(*, owner, grids: dict[str, object]):
+    """Create the seed study with its conditions, items and hypotheses, then launch it (all or nothing)."""
+    from stats.services import hypothesis_create
+    from studies.models import Item, Study
+    from studies.services import condition_create, item_create, study_create, study_launch
+
+    study = study_create(
+        owner=owner, slug=seed_study.SLUG, title=seed_study.TITLE,
+        description="Rate six statements about which patterns a neural network uses, looking at a grid of images.",
+        platform=Study.Platform.PROLIFIC, completion_code="C1SEED01", attention_fail_code="C0ATTN01",
+        consent_text=seed_study.CONSENT_TEXT, instructions_text=seed_study.INSTRUCTIONS_TEXT,
+        target_per_condition=30, min_stimulus_seconds=30, randomize_items=False,
+    )
+    for order, spec in enumerate(seed_study.CONDITIONS):
+        condition_create(study=study, slug=spec["slug"], name=spec["name"], description=spec["description"],
+                         order=order, stimulus_grid=grids[spec["method"]])
+    order = 0
+
+    def add(key: str, text: str, **fields) -> None:
+        nonlocal order
+        order += 1
+        item_create(study=study, key=key, text=text, order=order, **fields)
+
+    likert = {"scale_points": 7, "labels": seed_study.AGREEMENT_LABELS,
+              "anchor_low": seed_study.AGREEMENT_LABELS[0], "anchor_high": seed_study.AGREEMENT_LABELS[-1]}
+    for key, text in seed_study.PATTERN_STATEMENTS:
+        add(key, text, kind=Item.Kind.LIKERT, group="pattern", page=Item.Page.STIMULUS, **likert)
+    key, text, expected = seed_study.ATTENTION_CHECK
+    add(key, text, kind=Item.Kind.ATTENTION_CHECK, group="attention", page=Item.Page.STIMULUS,
+        expected_answer=expected, **likert)
+    for key, text in seed_study.SATISFACTION_STATEMENTS:
+        add(key, text, kind=Item.Kind.LIKERT, group="satisfaction", page=Item.Page.SATISFACTION, **likert)
+    for index, (key, text) in enumerate(seed_study.FREE_TEXT):
+        add(key, text, kind=Item.Kind.FREE_TEXT, group="feedback", page=Item.Page.FREE_TEXT,
+            required=index == 0)
+    for hypothesis in seed_study.HYPOTHESES:
+        hypothesis_create(study=study, **hypothesis)
+    return study_launch(study=study)
+
+
+def demo_build(*, quick: bool, say: Say, retrain: bool = False) -> DemoResult:
+    """Everything up to a live study; see the module docstring."""
+    from django.core.management import call_command
+
+    from explainers.services import checkpoint_register
+    from studies.models import Study
+    from studies.recruitment import study_entry_url
+
+    check_writable([Path(settings.VAR_DIR), Path(settings.MEDIA_ROOT), Path(settings.ARTIFACTS_ROOT)])
+    reused: list[str] = []
+    say("[1/5] database: applying migrations")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    owner, password = researcher_ensure()
+
+    preset = "quick" if quick else "demo"
+    say(f"[2/5] model: Two4Two data and the invertible classifier ({preset} preset)")
+    loaded, model_reused = checkpoint_ensure(preset=preset, say=say, retrain=retrain)
+    if model_reused:
+        reused.append("checkpoint")
+    metrics = loaded.metrics
+    say(f"  checkpoint {loaded.path} sha256 {loaded.sha256[:12]}…, validation accuracy "
+        f"{metrics.get('val_accuracy', float('nan')):.3f}" + (" (cached)" if model_reused else ""))
+    checkpoint = checkpoint_register(path=loaded.path, name=f"Two4Two {preset} model", owner=owner)
+    if checkpoint.owner_id is None:
+        checkpoint.owner = owner
+        checkpoint.save(update_fields=["owner"])
+
+    say("[3/5] stimuli: pregenerating the baseline and counterfactual-interpolation grids (30 × 5)")
+    grids = {}
+    for spec in seed_study.CONDITIONS:
+        grid, grid_reused = grid_ensure(checkpoint=checkpoint, method=spec["method"], say=say)
+        grids[spec["method"]] = grid
+        if grid_reused:
+            reused.append(f"{spec['method']} grid")
+        say(f"  {spec['name']}: grid #{grid.pk} ready" + (" (cached)" if grid_reused else ""))
+
+    say("[4/5] study: questionnaire, conditions and preregistered hypotheses")
+    study = Study.objects.filter(slug=seed_study.SLUG).first()
+    if study is not None and _study_uses(study, grids):
+        reused.append("study")
+        say(f"  study {study.slug!r} exists ({study.status})")
+    else:
+        if study is not None:
+            if study.participants.filter(is_simulated=False).exists():
+                raise DemoError(
+                    f"Study {study.slug!r} already has real participants but uses other stimuli. Rename or "
+                    "delete it in the admin before rebuilding the demo."
+                )
+            say(f"  replacing study {study.slug!r}: its grids are from another checkpoint")
+            with transaction.atomic():
+                study.participants.all().delete()
+                study.delete()
+        study = study_build(owner=owner, grids=grids)
+        say(f"  study {study.slug!r} created and launched")
+
+    say("[5/5] ready")
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    example = (f"{base}/s/{study.slug}/?PROLIFIC_PID=DEMO{secrets.token_hex(4).upper()}"
+               f"&STUDY_ID=demo-study&SESSION_ID=demo-session")
+    return DemoResult(
+        study_slug=study.slug, participant_url=example, username=owner.username, password=password,
+        urls={
+            "Prolific study URL": study_entry_url(study),
+            "Admin": f"{base}/admin/",
+            "Dashboard": f"{base}/studies/{study.slug}/dashboard/",
+            "Analysis": f"{base}/studies/{study.slug}/analysis/",
+            "API docs": f"{base}/api/docs/",
+        },
+        checkpoint_metrics=dict(metrics), reused=reused,
+    )
+
+
+def _study_uses(study, grids: dict[str, object]) -> bool:
+    linked = {c.slug: c.stimulus_grid_id for c in study.conditions.all()}
+    wanted = {spec["slug"]: grids[spec["method"]].pk for spec in seed_study.CONDITIONS}
+    return linked == wanted
