@@ -124,3 +124,18 @@ def test_an_oversized_api_body_is_refused_and_creates_nothing(db):
     response = client.post("/api/studies/", body, content_type="application/json")
     assert 400 <= response.status_code < 500, response.status_code
     assert not Study.objects.filter(slug="huge").exists()
+
+
+# --- known 5xx found by schemathesis (tests/integration/test_schemathesis.py) ---------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="BUG stats/power.py plan_from_cohens_d: statsmodels returns NaN for a huge d "
+                   "and math.ceil(NaN) raises ValueError -> HTTP 500 (fix in docs/RELIABILITY.md; remove marker)")
+@pytest.mark.django_db
+def test_the_sample_size_api_answers_400_for_an_effect_it_cannot_solve():
+    researcher = make_user(is_staff=True)
+    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=researcher).key}",
+                    raise_request_exception=False)
+    response = client.post("/api/sample-size/", {"d": 1.04533957117164e209, "family_size": 3},
+                           content_type="application/json")
+    assert response.status_code == 400
