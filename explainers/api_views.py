@@ -35,6 +35,8 @@ class CheckpointViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CheckpointSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no signed-in user
+            return Checkpoint.objects.none()
         return checkpoints_visible_to(self.request.user).order_by("-created_at")
 
 
@@ -43,6 +45,8 @@ class StimulusGridViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mi
     """Stimulus grids: creating one validates it and enqueues its pregeneration; poll `progress`."""
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no signed-in user
+            return StimulusGrid.objects.none()
         queryset = grids_visible_to(self.request.user).order_by("-created_at")
         return queryset.prefetch_related("cells") if self.action == "retrieve" else queryset
 

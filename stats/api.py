@@ -71,7 +71,7 @@ class ResponsesExportView(APIView):
         responses={(200, "text/csv"): bytes, (200, "application/json"): dict},
     )
     def get(self, request, slug: str):
-        study = _study(request, slug, staff_ok=True)
+        study = _study(request, slug)
         fmt = request.query_params.get("format", "long")
         if fmt not in EXPORT_FORMATS:
             return Response(

@@ -80,6 +80,9 @@ def plan_from_cohens_d(
     n_t_test = float(
         TTestIndPower().solve_power(effect_size=float(d), alpha=alpha_per_test, power=power, ratio=1.0)
     )
+    if not math.isfinite(n_t_test) or n_t_test <= 0:
+        raise AnalysisInputError(f"No sample size could be computed for d={d!r} (the power solver did not "
+                                 "converge); use a d between 0.01 and 5.")
     are = ARE_CHOICES[efficiency]
     n = math.ceil(n_t_test / are - 1e-9)
     return SampleSizePlan(

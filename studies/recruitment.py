@@ -29,6 +29,8 @@ class Arrival:
 
 def _param(query: QueryDict, name: str, *, required: bool) -> str:
     value = query.get(name, "").strip()
+    if "\x00" in value:
+        raise ValidationError({name: f"{name} contains a NUL character; please start again from the platform."})
     if required and not value:
         raise ValidationError({name: f"The link is missing {name}; please start again from the platform."})
     if len(value) > _MAX_ID_LENGTH:

@@ -49,7 +49,7 @@ class StudySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["status", "created_at", "launched_at"]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(OpenApiTypes.STR)
     def get_participant_url(self, study: Study) -> str:
         return recruitment.study_entry_url(study)
 

@@ -350,6 +350,8 @@ def _parse_scale_value(item: Item, raw: Any) -> int:
 def _parse_text_value(raw: Any) -> str:
     if not isinstance(raw, str):
         raise ValidationError("Answer with text.")
+    if "\x00" in raw:  # PostgreSQL text columns cannot hold NUL
+        raise ValidationError("Your answer contains a NUL character that cannot be stored; please retype it.")
     if len(raw) > FREE_TEXT_MAX_LENGTH:
         raise ValidationError(
             f"Please shorten your answer to at most {FREE_TEXT_MAX_LENGTH} characters (it has {len(raw)})."

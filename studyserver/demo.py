@@ -84,11 +84,19 @@ def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False):
             if loaded.config.to_dict() == wanted:
                 return loaded, True
             say(f"  cached checkpoint {path} was trained with another configuration; training a new one")
+    from tqdm import tqdm
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.pt")
-    loaded = model_train(out=partial, preset=preset, num_threads=None)
-    partial.replace(path)
-    return checkpoint_load(path), False
+    say("  rendering the Two4Two images and training (the first run only)")
+    with tqdm(total=wanted["steps"], desc="  training", unit="step", leave=False) as bar:
+        def progress(step: int, total: int, metrics: dict[str, float]) -> None:
+            bar.total = total
+            bar.update(step - bar.n)
+            bar.set_postfix({key: f"{value:.3f}" for key, value in metrics.items()}, refresh=False)
+
+        # The trainer writes the file (and its sha256 sidecar) only once training has finished, atomically,
+        # so an interrupted run leaves no checkpoint that a later run could mistake for a finished one.
+        return model_train(out=path, preset=preset, progress=progress), False
 
 
 def grid_ensure(*, checkpoint, method: str, say: Say):

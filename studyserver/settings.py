@@ -173,6 +173,8 @@ SPECTACULAR_SETTINGS = {
     "export responses and analyses. Every object is visible only to the study's owner.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Anonymous visitors reach only participant pages; the schema and docs are for signed-in researchers.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models call a choices field "status" or "kind"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {

@@ -129,8 +129,6 @@ def test_an_oversized_api_body_is_refused_and_creates_nothing(db):
 # --- known 5xx found by schemathesis (tests/integration/test_schemathesis.py) ---------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG stats/power.py plan_from_cohens_d: statsmodels returns NaN for a huge d "
-                   "and math.ceil(NaN) raises ValueError -> HTTP 500 (fix in docs/RELIABILITY.md; remove marker)")
 @pytest.mark.django_db
 def test_the_sample_size_api_answers_400_for_an_effect_it_cannot_solve():
     researcher = make_user(is_staff=True)

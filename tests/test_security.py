@@ -235,9 +235,6 @@ def test_another_researcher_cannot_read_or_change_a_study_through_the_api(two_re
     assert Analysis.objects.filter(study=study).count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG stats/api.py: ResponsesExportView uses _study(staff_ok=True) and every "
-                   "researcher is staff, so any researcher can export any other researcher's responses "
-                   "(fix in docs/RELIABILITY.md 'Open findings'; remove this marker when fixed)")
 def test_another_researcher_cannot_export_a_study(two_researchers):
     t = two_researchers
     client = token_client(t["mallory"])

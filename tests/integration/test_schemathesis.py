@@ -30,11 +30,8 @@ from tests.studies.factories import make_study, make_user
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 MAX_EXAMPLES = 25
-# Operations with a known, reported 5xx (each has a strict-xfail test reproducing it); remove when fixed.
-KNOWN_FINDINGS = {
-    "POST /api/sample-size/": "500 for a huge d (solver returns NaN): tests/test_reliability.py::"
-                              "test_the_sample_size_api_answers_400_for_an_effect_it_cannot_solve",
-}
+# Operations with a known, reported 5xx (each with a test reproducing it); empty since all were fixed.
+KNOWN_FINDINGS: dict[str, str] = {}
 
 
 @pytest.fixture
@@ -50,9 +47,6 @@ def researcher_token(transactional_db):
 def test_the_api_never_errors_and_matches_its_schema(live_server, researcher_token):
     headers = {"Authorization": f"Token {researcher_token}"}
     raw = requests.get(f"{live_server.url}/api/schema/?format=json", headers=headers, timeout=30).json()
-    # Known finding, tested on its own below: participant_url is declared format "uri" but Prolific links
-    # carry the {{%PROLIFIC_PID%}} placeholders, which are not URI characters.
-    raw["components"]["schemas"]["Study"]["properties"]["participant_url"].pop("format", None)
     schema = schemathesis.openapi.from_dict(raw)
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
     failures: list[str] = []
@@ -82,9 +76,6 @@ URI_CHARACTERS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*$")
 PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG studies/serializers.py: Study.participant_url is declared "
-                   "OpenApiTypes.URI, but a Prolific link holds {{%PROLIFIC_PID%}} placeholders, which are not "
-                   "RFC 3986 characters; declare it OpenApiTypes.STR (remove this marker when fixed)")
 def test_the_participant_url_matches_its_declared_format(live_server, researcher_token):
     headers = {"Authorization": f"Token {researcher_token}"}
     raw = requests.get(f"{live_server.url}/api/schema/?format=json", headers=headers, timeout=30).json()

@@ -76,12 +76,15 @@ def test_sample_size_page(client, owner, study):
 
 
 # --- API ------------------------------------------------------------------------------------------
-def test_api_export_is_for_owner_or_staff(client, owner, study):
+def test_api_export_is_for_the_owner_or_a_superuser(client, owner, study):
     url = "/api/studies/patterns/export/"
     assert client.get(url + "?format=long").status_code in (401, 403)
     client.force_login(make_user("stranger"))
     assert client.get(url + "?format=long").status_code == 404
+    # Every researcher is staff: staff rights alone must not open another researcher's data.
     client.force_login(make_user("staffer", is_staff=True))
+    assert client.get(url + "?format=wide").status_code == 404
+    client.force_login(make_user("admin", is_staff=True, is_superuser=True))
     assert client.get(url + "?format=wide").status_code == 200
     client.force_login(owner)
     response = client.get(url + "?format=long")

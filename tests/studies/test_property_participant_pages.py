@@ -167,9 +167,6 @@ def _on_postgresql() -> bool:
 
 @pytest.mark.integration
 @pytest.mark.skipif(not _on_postgresql(), reason="NUL bytes only break PostgreSQL text columns")
-@pytest.mark.xfail(condition=_on_postgresql(), strict=True, raises=Exception,
-                   reason="BUG studies/services.py _parse_text_value and studies/recruitment.py _param accept NUL "
-                   "bytes, which PostgreSQL text columns refuse (DataError -> HTTP 500); see RELIABILITY.md")
 @pytest.mark.parametrize("where", ["form", "autosave", "entry"])
 def test_a_nul_byte_is_refused_with_a_clear_message_not_a_server_error(studies, where):
     target, _ = studies
