@@ -73,8 +73,11 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
     participant = Participant.objects.get(study=study, is_simulated=False)
     assert participant.status == Participant.Status.COMPLETED and not participant.attention_failed
 
-    # The researcher signs in with the printed login and opens the printed analysis URL.
+    # The researcher signs in with the printed login and opens the printed analysis URL, in a tab of their own
+    # (the participant's tab is still busy with the unreachable Prolific page).
     username, password = re.search(r"Researcher login:\s+(\S+) / (\S+)", demo_summary).groups()
+    page = page.context.browser.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(_printed(demo_summary, "Admin"))
     page.fill("#id_username", username)
     page.fill("#id_password", password)

@@ -144,14 +144,10 @@ def test_bad_arguments_are_refused_before_any_participant_enters(researcher, arg
     assert not Participant.objects.filter(study=study).exists()
 
 
-def test_a_study_that_is_not_live_or_has_real_participants_is_refused(researcher):
+def test_a_study_that_is_not_live_or_unknown_is_refused(researcher):
     draft = make_study(owner=researcher, slug="draft-sim", status=Study.Status.DRAFT)
     with pytest.raises(CommandError, match="is draft"):
         _run(draft.slug)
-    live = make_study(owner=researcher, slug="real-sim")
-    Participant.objects.create(study=live, platform=live.platform, external_id="REAL-1")
-    with pytest.raises(CommandError, match="already has real participants"):
-        _run(live.slug, "--n", "1")
     with pytest.raises(CommandError, match="No study with the slug"):
         _run("missing-study")
 

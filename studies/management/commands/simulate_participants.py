@@ -29,9 +29,6 @@ class Command(BaseCommand):
                             help="share of participants who fail the attention check (default 0)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the answers and the plans (default 0)")
         parser.add_argument("--concurrency", type=int, default=1, help="participants at a time (default 1)")
-        parser.add_argument("--allow-real-participants", action="store_true",
-                            help="run even though real participants already take part (simulated ones "
-                                 "take places in the balanced assignment)")
 
     def handle(self, *args, **options) -> None:
         study = Study.objects.filter(slug=options["study"]).first()
@@ -40,10 +37,6 @@ class Command(BaseCommand):
         if study.status != Study.Status.LIVE:
             raise CommandError(f"Study {study.slug!r} is {study.status}: only a live study takes participants. "
                                "Launch it first.")
-        if not options["allow_real_participants"] and study.participants.filter(is_simulated=False).exists():
-            raise CommandError(
-                f"Study {study.slug!r} already has real participants. Simulated participants would take places "
-                "in the balanced assignment; pass --allow-real-participants if you mean it.")
         try:
             simulation.simulation_validate(
                 n=options["n"], abandon_share=options["abandon_share"],
