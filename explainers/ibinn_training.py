@@ -13,9 +13,7 @@ dispatches to :func:`ibinn_checkpoint_read` for them.
 """
 from __future__ import annotations
 
-import io
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 from explainers.exceptions import CheckpointError
 from explainers.nets.glow import NetConfigError
 from explainers.nets.ibinn import IBINNClassifier, IBINNConfig, ib_loss
+from explainers.training import payload_model, payload_read, payload_write
 
 IBINN_CHECKPOINT_FORMAT = "studyserver.ibinn.v1"
 DATASETS = ("digits", "two4two")
@@ -284,23 +283,13 @@ def fit_class_means(model: IBINNClassifier, images: np.ndarray, batch_size: int 
 def ibinn_checkpoint_save(path: Path, *, config: IBINNTrainConfig, state: IBINNTrainState,
                           metrics: dict[str, Any]) -> str:
     """Write the checkpoint atomically plus a ``.sha256`` sidecar; returns the sha256."""
-    import hashlib
-
     path = Path(path)
     payload = {
         "format": IBINN_CHECKPOINT_FORMAT, "architecture": IBINNClassifier.architecture,
         "config": config.to_dict(), "dataset": config.dataset_record(), "metrics": metrics,
         "history": state.history, "step": state.step, "state_dict": state.model.state_dict(),
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
-    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
-    return digest
+    return payload_write(path, payload)
 
 
 @dataclass(frozen=True)
@@ -318,28 +307,6 @@ class IBINNLoadedCheckpoint:
     optimizer_state: dict[str, Any] | None = None
 
 
-def _read_payload(path: Path) -> tuple[dict[str, Any], str]:
-    from explainers.training import sha256_file
-
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} does not exist")
-    digest = sha256_file(path)
-    sidecar = path.with_name(path.name + ".sha256")
-    if sidecar.exists():
-        text = sidecar.read_text().strip()
-        recorded = text.split()[0] if text else ""
-        if recorded != digest:
-            raise CheckpointError(f"checkpoint {path.name} is corrupt or was changed: sha256 {digest[:12]}… does "
-                                  f"not match the recorded {recorded[:12]}…")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated/corrupt zip archives
-        raise CheckpointError(f"checkpoint {path.name} cannot be read (corrupt or truncated file): {exc}") from exc
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"checkpoint {path.name} holds a {type(payload).__name__}, not a checkpoint")
-    return payload, digest
-
-
 def is_ibinn_checkpoint(path: Path | str) -> bool:
     """Whether ``path`` is an IB-INN checkpoint (unreadable files answer False; the reader reports them)."""
     try:
@@ -352,24 +319,9 @@ def is_ibinn_checkpoint(path: Path | str) -> bool:
 def ibinn_checkpoint_read(path: Path | str) -> IBINNLoadedCheckpoint:
     """Load and verify an IB-INN checkpoint; every problem raises CheckpointError naming it."""
     path = Path(path)
-    payload, digest = _read_payload(path)
-    if payload.get("format") != IBINN_CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path.name} is not a {IBINN_CHECKPOINT_FORMAT} file "
-                              f"(found format {payload.get('format')!r})")
-    if payload.get("architecture") != IBINNClassifier.architecture:
-        raise CheckpointError(f"checkpoint {path.name} holds architecture {payload.get('architecture')!r}, "
-                              f"expected {IBINNClassifier.architecture!r}")
-    try:
-        config = IBINNTrainConfig.from_dict(payload["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path.name} has an invalid configuration: {exc}") from exc
-    model = IBINNClassifier(config.net)
-    try:
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path.name}: the weights do not match the recorded architecture "
-                              f"{config.net}: {str(exc).splitlines()[0]}") from exc
-    model.eval()
+    payload, digest = payload_read(path)
+    config, model = payload_model(path, payload, file_format=IBINN_CHECKPOINT_FORMAT, model_class=IBINNClassifier,
+                                  config_class=IBINNTrainConfig)
     return IBINNLoadedCheckpoint(model=model, config=config, metrics=dict(payload.get("metrics", {})),
                                  dataset=dict(payload.get("dataset", {})), sha256=digest, path=path,
                                  step=int(payload.get("step", 0)), history=list(payload.get("history", [])))

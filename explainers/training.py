@@ -296,6 +296,14 @@ def checkpoint_save(path: Path, *, config: TrainConfig, state: TrainState, metri
         "optimizer": state.optimizer.state_dict(),
         "extra": extra or {},
     }
+    return payload_write(path, payload)
+
+
+def payload_write(path: Path, payload: dict[str, Any]) -> str:
+    """Write a checkpoint payload atomically plus a ``.sha256`` sidecar; returns the sha256.
+
+    Shared by every checkpoint format, so that all of them are verified the same way when read.
+    """
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +313,58 @@ def checkpoint_save(path: Path, *, config: TrainConfig, state: TrainState, metri
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return digest
+
+
+def payload_read(path: Path) -> tuple[dict[str, Any], str]:
+    """Read a checkpoint payload written by :func:`payload_write`, checking its sha256 sidecar.
+
+    Every problem (missing, changed, truncated, not a checkpoint) raises CheckpointError naming the file.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    digest = sha256_file(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    if sidecar.exists():
+        text = sidecar.read_text().strip()
+        recorded = text.split()[0] if text else ""
+        if recorded != digest:
+            raise CheckpointError(
+                f"checkpoint {path.name} is corrupt or was changed: sha256 {digest[:12]}… does not match "
+                f"the recorded {recorded[:12]}…"
+            )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated/corrupt zip archives
+        raise CheckpointError(f"checkpoint {path.name} cannot be read (corrupt or truncated file): {exc}") from exc
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"checkpoint {path.name} holds a {type(payload).__name__}, not a checkpoint")
+    return payload, digest
+
+
+def payload_model(path: Path, payload: dict[str, Any], *, file_format: str, model_class, config_class):
+    """The (config, model in eval mode) of a verified payload of ``file_format``; CheckpointError otherwise."""
+    if payload.get("format") != file_format:
+        raise CheckpointError(
+            f"checkpoint {path.name} is not a {file_format} file (found format {payload.get('format')!r})"
+        )
+    if payload.get("architecture") != model_class.architecture:
+        raise CheckpointError(
+            f"checkpoint {path.name} holds architecture {payload.get('architecture')!r}, "
+            f"expected {model_class.architecture!r}"
+        )
+    try:
+        config = config_class.from_dict(payload["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path.name} has an invalid configuration: {exc}") from exc
+    model = model_class(config.net)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path.name}: the weights do not match the recorded architecture {config.net}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    return config, model.eval()
 
 
 @dataclass(frozen=True)
@@ -325,44 +385,9 @@ class LoadedCheckpoint:
 def checkpoint_read(path: Path | str) -> LoadedCheckpoint:
     """Load and verify a checkpoint file; every problem raises CheckpointError naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} does not exist")
-    digest = sha256_file(path)
-    sidecar = path.with_name(path.name + ".sha256")
-    if sidecar.exists():
-        recorded = sidecar.read_text().split()[0] if sidecar.read_text().strip() else ""
-        if recorded != digest:
-            raise CheckpointError(
-                f"checkpoint {path.name} is corrupt or was changed: sha256 {digest[:12]}… does not match "
-                f"the recorded {recorded[:12]}…"
-            )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated/corrupt zip archives
-        raise CheckpointError(f"checkpoint {path.name} cannot be read (corrupt or truncated file): {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(
-            f"checkpoint {path.name} is not a {CHECKPOINT_FORMAT} file (found format {found!r})"
-        )
-    if payload.get("architecture") != GlowClassifier.architecture:
-        raise CheckpointError(
-            f"checkpoint {path.name} holds architecture {payload.get('architecture')!r}, "
-            f"expected {GlowClassifier.architecture!r}"
-        )
-    try:
-        config = TrainConfig.from_dict(payload["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path.name} has an invalid configuration: {exc}") from exc
-    model = GlowClassifier(config.net)
-    try:
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path.name}: the weights do not match the recorded architecture {config.net}: "
-            f"{str(exc).splitlines()[0]}"
-        ) from exc
-    model.eval()
+    payload, digest = payload_read(path)
+    config, model = payload_model(path, payload, file_format=CHECKPOINT_FORMAT, model_class=GlowClassifier,
+                                  config_class=TrainConfig)
     return LoadedCheckpoint(
         model=model, config=config, metrics=dict(payload.get("metrics", {})),
         dataset=dict(payload.get("dataset", {})), sha256=digest, path=path, step=int(payload.get("step", 0)),
