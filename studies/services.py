@@ -38,19 +38,21 @@ class ParticipantFinished(ValidationError):
 
 @transaction.atomic
 def study_create(*, owner, **fields: Any) -> Study:
-    study = Study(owner=owner, **fields)
-    study.full_clean()
-    study.save()
-    return study
+    return _validated_save(Study(owner=owner), fields)
+
+
+def _validated_save(instance, data: dict[str, Any]):
+    """Set ``data`` on ``instance``, validate the whole object (clean() holds the data-integrity rules), save."""
+    for name, value in data.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance
 
 
 @transaction.atomic
 def study_update(*, study: Study, data: dict[str, Any]) -> Study:
-    for name, value in data.items():
-        setattr(study, name, value)
-    study.full_clean()
-    study.save()
-    return study
+    return _validated_save(study, data)
 
 
 def study_launch_problems(*, study: Study) -> dict[str, list[str]]:
@@ -114,19 +116,12 @@ def study_close(*, study: Study) -> Study:
 
 @transaction.atomic
 def condition_create(*, study: Study, **fields: Any) -> Condition:
-    condition = Condition(study=study, **fields)
-    condition.full_clean()
-    condition.save()
-    return condition
+    return _validated_save(Condition(study=study), fields)
 
 
 @transaction.atomic
 def condition_update(*, condition: Condition, data: dict[str, Any]) -> Condition:
-    for name, value in data.items():
-        setattr(condition, name, value)
-    condition.full_clean()
-    condition.save()
-    return condition
+    return _validated_save(condition, data)
 
 
 def condition_delete_problem(*, condition: Condition) -> str | None:
@@ -147,19 +142,12 @@ def condition_delete(*, condition: Condition) -> None:
 
 @transaction.atomic
 def item_create(*, study: Study, **fields: Any) -> Item:
-    item = Item(study=study, **fields)
-    item.full_clean()
-    item.save()
-    return item
+    return _validated_save(Item(study=study), fields)
 
 
 @transaction.atomic
 def item_update(*, item: Item, data: dict[str, Any]) -> Item:
-    for name, value in data.items():
-        setattr(item, name, value)
-    item.full_clean()
-    item.save()
-    return item
+    return _validated_save(item, data)
 
 
 def item_delete_problem(*, item: Item) -> str | None:
