@@ -28,3 +28,28 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = "10"
         return response
 
+
+
+class ParticipantFramingMiddleware:
+    """Let MTurk frame the participant pages (ExternalQuestion HITs run in an iframe on mturk.com), and
+    nothing else: every other page keeps X-Frame-Options DENY.
+
+    Modern browsers obey CSP frame-ancestors over X-Frame-Options, so the participant pages name exactly the
+    MTurk hosts that may embed them.
+    """
+
+    PARTICIPANT_PREFIX = "/s/"
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        hosts = " ".join(f"https://{host}" for host in settings.MTURK_SUBMIT_HOSTS)
+        self.policy = f"frame-ancestors 'self' {hosts}".strip()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(self.PARTICIPANT_PREFIX):
+            response.xframe_options_exempt = True
+            response.setdefault("Content-Security-Policy", self.policy)
+        return response
