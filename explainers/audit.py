@@ -167,8 +167,8 @@ def counterfactual_readout(model, regressor: ParameterRegressor, mean: np.ndarra
     return result
 
 
-def audit_checkpoint(loaded, *, n_test: int = 1000, n_regression: int = 3000, n_rows: int = 64, seed: int = 0,
-                     regressor_steps: int = 600, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def audit_checkpoint(loaded, *, n_test: int = 1000, n_regression: int = 6000, n_rows: int = 64, seed: int = 0,
+                     regressor_steps: int = 2500, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Both audits for a loaded checkpoint (see the module docstring); JSON-serialisable."""
     model = loaded.model.eval()
     size = int(loaded.dataset.get("size", model.config.image_size))

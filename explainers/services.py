@@ -95,8 +95,8 @@ def checkpoint_register(*, path: Path | str, name: str, owner=None) -> Checkpoin
     return checkpoint
 
 
-def bias_audit_run(*, path: Path | str, n_test: int = 1000, n_regression: int = 3000, n_rows: int = 64,
-                   regressor_steps: int = 600, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def bias_audit_run(*, path: Path | str, n_test: int = 1000, n_regression: int = 6000, n_rows: int = 64,
+                   regressor_steps: int = 2500, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The seed's Table 3 and the ideal-counterfactual check for a checkpoint (see explainers.audit)."""
     from explainers.audit import audit_checkpoint
 

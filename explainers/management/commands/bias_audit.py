@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--checkpoint", required=True, help="checkpoint path (relative: under ARTIFACTS_ROOT)")
         parser.add_argument("--format", choices=["json", "text"], default="text")
         parser.add_argument("--n-test", type=int, default=1000, help="test scenes (default 1000)")
-        parser.add_argument("--n-regression", type=int, default=3000, help="images to train the read-outs on")
+        parser.add_argument("--n-regression", type=int, default=6000, help="images to train the read-outs on")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--threads", type=int, default=2)
 
