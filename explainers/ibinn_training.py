@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ import torch
 from explainers.exceptions import CheckpointError
 from explainers.nets.glow import NetConfigError
 from explainers.nets.ibinn import IBINNClassifier, IBINNConfig, ib_loss
-from explainers.training import payload_model, payload_read, payload_write
+from explainers.training import NetTrainConfig, payload_model, payload_read, payload_write
 
 IBINN_CHECKPOINT_FORMAT = "studyserver.ibinn.v1"
 DATASETS = ("digits", "two4two")
@@ -36,8 +36,11 @@ class IBINNTrainingError(ValueError):
 
 
 @dataclass(frozen=True)
-class IBINNTrainConfig:
+class IBINNTrainConfig(NetTrainConfig):
     """Everything an IB-INN training run depends on; stored in the checkpoint."""
+
+    net_class: ClassVar[type] = IBINNConfig
+    error_class: ClassVar[type[Exception]] = IBINNTrainingError
 
     net: IBINNConfig = field(default_factory=IBINNConfig)
     dataset: str = "digits"
@@ -77,29 +80,6 @@ class IBINNTrainConfig:
             if self.sampler not in two4two.SAMPLERS:
                 raise IBINNTrainingError(
                     f"unknown sampler {self.sampler!r}; choose one of {', '.join(two4two.SAMPLERS)}")
-
-    @property
-    def image_size(self) -> int:
-        return self.net.image_size
-
-    @property
-    def val_seed(self) -> int:
-        # Same convention as explainers.training.TrainConfig, so grids find the held-out stream.
-        return self.dataset_seed + 1_000_003
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["net"] = self.net.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "IBINNTrainConfig":
-        data = dict(data)
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise IBINNTrainingError(f"unknown training configuration key(s): {', '.join(unknown)}")
-        data["net"] = IBINNConfig.from_dict(data.get("net", {}))
-        return cls(**data)
 
     def dataset_record(self) -> dict[str, Any]:
         if self.dataset == "digits":

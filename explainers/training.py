@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -35,9 +35,46 @@ class TrainingError(ValueError):
     """An invalid training configuration."""
 
 
+class NetTrainConfig:
+    """What every training configuration shares (a frozen dataclass with a ``net`` architecture field).
+
+    Subclasses name their architecture config (``net_class``) and their error type (``error_class``).
+    """
+
+    net_class: ClassVar[type]
+    error_class: ClassVar[type[Exception]]
+
+    @property
+    def image_size(self) -> int:
+        return self.net.image_size
+
+    @property
+    def val_seed(self) -> int:
+        # Validation images come from a separate stream so that they never repeat a training scene; grids
+        # find the held-out images of any checkpoint through this convention.
+        return self.dataset_seed + 1_000_003
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["net"] = self.net.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        data = dict(data)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise cls.error_class(f"unknown training configuration key(s): {', '.join(unknown)}")
+        data["net"] = cls.net_class.from_dict(data.get("net", {}))
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(NetTrainConfig):
     """Everything a training run depends on; stored in the checkpoint."""
+
+    net_class: ClassVar[type] = GlowConfig
+    error_class: ClassVar[type[Exception]] = TrainingError
 
     net: GlowConfig = field(default_factory=GlowConfig)
     steps: int = 2000
@@ -74,29 +111,6 @@ class TrainConfig:
         if self.sampler not in two4two.SAMPLERS:
             raise TrainingError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(two4two.SAMPLERS)}")
 
-    @property
-    def image_size(self) -> int:
-        return self.net.image_size
-
-    @property
-    def val_seed(self) -> int:
-        # Validation images come from a separate stream so that they never repeat a training scene.
-        return self.dataset_seed + 1_000_003
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["net"] = self.net.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        data = dict(data)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainingError(f"unknown training configuration key(s): {', '.join(unknown)}")
-        data["net"] = GlowConfig.from_dict(data.get("net", {}))
-        return cls(**data)
 
     def dataset_record(self) -> dict[str, Any]:
         return {
