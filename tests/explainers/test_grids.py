@@ -400,3 +400,11 @@ def test_the_task_retries_on_a_transient_database_error(researcher, checkpoint, 
     monkeypatch.setattr(tasks, "grid_pregenerate", database_gone)
     with pytest.raises((Retry, OperationalError)):
         tasks.pregenerate_grid.apply(args=[grid.pk], throw=True).get()
+
+
+def test_composite_headers_wrap_whole_words_instead_of_cutting_them():
+    from explainers.grids import _wrap_label
+
+    assert _wrap_label("Stretchy, very confident", 10) == ["Stretchy", "very", "confident"]
+    assert _wrap_label("Stretchy, very confident", 30) == ["Stretchy very confident"]
+    assert _wrap_label("Borderline", 4) == ["Borderline"]  # a long word stays whole on its own line
