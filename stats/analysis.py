@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 CORRECTION_METHODS = ("bonferroni", "holm", "fdr_bh")
 SMALL_GROUP_SIZE = 5
@@ -160,6 +159,8 @@ def kruskal_wallis(groups: Mapping[str, Sequence[Any]], *, missing: str = "rejec
     missing answers and counts them per group. Non-numeric answers raise AnalysisInputError.
     Groups with no responses are reported (n = 0) but take no part in the test.
     """
+    from scipy import stats as scipy_stats  # lazily: web processes that never analyse stay small
+
     if missing not in ("reject", "drop"):
         raise AnalysisInputError(f"missing must be 'reject' or 'drop', not {missing!r}.")
     clean: dict[str, np.ndarray] = {}
@@ -638,6 +639,8 @@ def evaluate_hypothesis(
 
     Returns {"verdict": confirmed|rejected|not_evaluable, "statement": why, plus the figures used}.
     """
+    from scipy import stats as scipy_stats  # lazily: web processes that never analyse stay small
+
     params = validate_hypothesis(kind, parameters)
     item = params["item"]
     if item not in values:

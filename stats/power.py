@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from .analysis import AnalysisInputError
 
@@ -124,6 +123,8 @@ def kruskal_power_simulated(
     Ranks with ties averaged and the tie correction as in scipy/R; an all-identical simulated study
     counts as "not rejected".
     """
+    from scipy import stats as scipy_stats  # lazily: web processes that never plan stay small
+
     dists = [_distribution(d, f"distribution {i + 1}") for i, d in enumerate(distributions)]
     if len({d.size for d in dists}) != 1:
         raise AnalysisInputError("All distributions need the same number of scale points.")

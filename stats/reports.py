@@ -13,7 +13,6 @@ from studies.models import Item, Study
 
 from . import selectors
 from .analysis import format_effect, format_p
-from .plots import chart_from_results
 
 ANALYSIS_FORMATS = ("json", "csv", "html")
 EXPORT_FORMATS = ("long", "wide", "json", "codebook")
@@ -73,6 +72,8 @@ def report_context(results: dict[str, Any]) -> dict[str, Any]:
             ],
         })
     charts = []
+    from .plots import chart_from_results  # matplotlib only where a chart is drawn
+
     for family in results.get("families", {}):
         title = {"pattern": "Pattern statements (seed Figure 4)",
                  "satisfaction": "Explanation satisfaction (seed Figure 10)"}.get(family, f"Family {family}")
