@@ -25,7 +25,7 @@ import torch
 from explainers.exceptions import CheckpointError
 from explainers.nets.glow import NetConfigError
 from explainers.nets.ibinn import IBINNClassifier, IBINNConfig, ib_loss
-from explainers.training import NetTrainConfig, payload_model, payload_read, payload_write
+from explainers.training import LoadedCheckpoint, NetTrainConfig, payload_model, payload_read, payload_write
 
 IBINN_CHECKPOINT_FORMAT = "studyserver.ibinn.v1"
 DATASETS = ("digits", "two4two")
@@ -272,21 +272,6 @@ def ibinn_checkpoint_save(path: Path, *, config: IBINNTrainConfig, state: IBINNT
     return payload_write(path, payload)
 
 
-@dataclass(frozen=True)
-class IBINNLoadedCheckpoint:
-    """A verified IB-INN checkpoint; the same fields as explainers.training.LoadedCheckpoint."""
-
-    model: IBINNClassifier
-    config: IBINNTrainConfig
-    metrics: dict[str, Any]
-    dataset: dict[str, Any]
-    sha256: str
-    path: Path
-    step: int
-    history: list[dict[str, float]]
-    optimizer_state: dict[str, Any] | None = None
-
-
 def is_ibinn_checkpoint(path: Path | str) -> bool:
     """Whether ``path`` is an IB-INN checkpoint (unreadable files answer False; the reader reports them)."""
     try:
@@ -296,20 +281,20 @@ def is_ibinn_checkpoint(path: Path | str) -> bool:
     return isinstance(payload, dict) and payload.get("format") == IBINN_CHECKPOINT_FORMAT
 
 
-def ibinn_checkpoint_read(path: Path | str) -> IBINNLoadedCheckpoint:
+def ibinn_checkpoint_read(path: Path | str) -> LoadedCheckpoint:
     """Load and verify an IB-INN checkpoint; every problem raises CheckpointError naming it."""
     path = Path(path)
     payload, digest = payload_read(path)
     config, model = payload_model(path, payload, file_format=IBINN_CHECKPOINT_FORMAT, model_class=IBINNClassifier,
                                   config_class=IBINNTrainConfig)
-    return IBINNLoadedCheckpoint(model=model, config=config, metrics=dict(payload.get("metrics", {})),
+    return LoadedCheckpoint(model=model, config=config, metrics=dict(payload.get("metrics", {})),
                                  dataset=dict(payload.get("dataset", {})), sha256=digest, path=path,
                                  step=int(payload.get("step", 0)), history=list(payload.get("history", [])))
 
 
 def ibinn_train_to_checkpoint(config: IBINNTrainConfig, out: Path, *, cache_dir: Path | None = None,
                               progress: Callable[[int, int, dict[str, float]], None] | None = None,
-                              num_threads: int | None = None) -> IBINNLoadedCheckpoint:
+                              num_threads: int | None = None) -> LoadedCheckpoint:
     """Load the data, train, evaluate (validation and, for digits, test) and write the checkpoint."""
     started = time.perf_counter()
     data = ibinn_dataset_arrays(config, cache_dir)

@@ -383,10 +383,10 @@ def payload_model(path: Path, payload: dict[str, Any], *, file_format: str, mode
 
 @dataclass(frozen=True)
 class LoadedCheckpoint:
-    """A verified checkpoint: the model in eval mode and what it was trained on."""
+    """A verified checkpoint: the model in eval mode and what it was trained on (Glow or IB-INN)."""
 
-    model: GlowClassifier
-    config: TrainConfig
+    model: GlowClassifier  # or explainers.nets.ibinn.IBINNClassifier
+    config: TrainConfig  # or explainers.ibinn_training.IBINNTrainConfig
     metrics: dict[str, Any]
     dataset: dict[str, Any]
     sha256: str
