@@ -117,6 +117,21 @@ def _answers_from_post(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _repeats_stored_answers(request: HttpRequest, participant: Participant) -> bool:
+    """Whether a POST carries exactly the answers already stored for its items (a network retry)."""
+    posted = _answers_from_post(request)
+    if not posted or request.POST.get("action") == "back":
+        return False
+    stored = selectors.participant_answers(participant=participant)
+
+    def same(key: str, value: Any) -> bool:
+        before = stored.get(key)
+        before = "" if before is None else str(before).strip()
+        return before == str(value).strip()
+
+    return all(same(key, value) for key, value in posted.items())
+
+
 def _page_context(participant: Participant, page: str, answers: dict[str, Any], errors: dict[str, list[str]]):
     pages = selectors.participant_pages(participant=participant)
     index = pages.index(page) if page in pages else len(pages) - 1
@@ -190,7 +205,9 @@ def participant_page(request: HttpRequest, slug: str, ptoken: str, page: str) ->
                       409 if request.method == "POST" else 200)
     if participant.is_finished:
         if request.method == "POST":
-            return _complete_page(request, participant, refused=True)
+            # A retry of the submission that finished the study (its response was lost on the way back) is
+            # answered like the original; anything else after the end is refused and changes nothing.
+            return _complete_page(request, participant, refused=not _repeats_stored_answers(request, participant))
         if page != "complete":
             return HttpResponseRedirect(participant_url(participant, "complete"))
         return _complete_page(request, participant)

@@ -157,6 +157,12 @@ def test_a_completed_participant_sees_already_taken_part_and_cannot_submit(study
     assert b"already taken part" in response.content
     refused = post(client, page_url(url, "satisfaction"), action="next", useful=1)
     assert refused.status_code == 409 and b"already completed" in refused.content
+    # The same submission again (its response was lost, the browser retries) gets the original answer: the
+    # Prolific redirect, and nothing changes.
+    retried = post(client, page_url(url, "satisfaction"), action="next", useful=5)
+    assert retried.status_code == 302 and "cc=" in retried["Location"]
+    unanswered_optional = post(client, page_url(url, "free_text"), action="next", comments="")
+    assert unanswered_optional.status_code == 302
     save = client.post(page_url(url, "stimulus") + "save/", {"answers": {"arms": 1}},
                        content_type="application/json")
     assert save.status_code == 409 and "participant" in save.json()["errors"]
