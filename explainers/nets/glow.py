@@ -27,8 +27,22 @@ class NetConfigError(ValueError):
     """An invalid network configuration or an input of the wrong shape."""
 
 
+class NetConfig:
+    """(De)serialisation shared by the architecture configurations (frozen dataclasses) of every network."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise NetConfigError(f"unknown network configuration key(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class GlowConfig:
+class GlowConfig(NetConfig):
     """Architecture of :class:`GlowClassifier`.
 
     ``levels`` squeeze stages of ``steps_per_level`` flow steps; every level but the last splits off half
@@ -67,16 +81,6 @@ class GlowConfig:
         c, h, w = self.classifier_shape
         return c * h * w
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "GlowConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise NetConfigError(f"unknown network configuration key(s): {', '.join(unknown)}")
-        return cls(**data)
 
 
 # ------------------------------------------------------------------------------------------- layers

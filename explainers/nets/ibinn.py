@@ -25,19 +25,19 @@ methods and the stimulus grids work on a two-class IB-INN unchanged.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .glow import FlowStep, Latent, NetConfigError, squeeze, unsqueeze
+from .glow import FlowStep, Latent, NetConfig, NetConfigError, squeeze, unsqueeze
 
 _LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
-class IBINNConfig:
+class IBINNConfig(NetConfig):
     """Architecture of :class:`IBINNClassifier`.
 
     ``levels`` squeeze stages of ``steps_per_level`` Glow steps; every level but the last splits off half of
@@ -80,16 +80,6 @@ class IBINNConfig:
     def latent_dim(self) -> int:
         return self.in_channels * self.image_size ** 2
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "IBINNConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise NetConfigError(f"unknown network configuration key(s): {', '.join(unknown)}")
-        return cls(**data)
 
 
 class DenseCoupling(nn.Module):
