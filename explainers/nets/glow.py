@@ -82,7 +82,6 @@ class GlowConfig(NetConfig):
         return c * h * w
 
 
-
 # ------------------------------------------------------------------------------------------- layers
 
 class ActNorm(nn.Module):

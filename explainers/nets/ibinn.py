@@ -81,7 +81,6 @@ class IBINNConfig(NetConfig):
         return self.in_channels * self.image_size ** 2
 
 
-
 class DenseCoupling(nn.Module):
     """A fixed permutation followed by an affine coupling on flat vectors, y_b = s x_b + t, s = sigmoid + 0.5."""
 
