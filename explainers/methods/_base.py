@@ -34,27 +34,41 @@ class Explanation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def as_images(model, images, method: str) -> Tensor:
-    """uint8 N×H×W×3 (numpy) or float N×3×H×W -> float tensor in the model's dtype; wrong sizes fail clearly."""
-    parameter = next(model.parameters())
+def images_to_tensor(images, method: str, *, dtype: torch.dtype, device) -> Tensor:
+    """uint8 arrays N×H×W (grey) or N×H×W×C, or float tensors N×C×H×W -> a float N×C×H×W tensor.
+
+    Pixel values are dequantised to the centres of their bins, (v + 0.5) / 256, as in training.
+    """
     if isinstance(images, np.ndarray):
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise MethodError(f"{method}: images must be a uint8 N×H×W×3 array, got {images.dtype} {images.shape}")
-        x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(parameter.dtype) + 0.5) / 256.0
+        if images.dtype != np.uint8 or images.ndim not in (3, 4):
+            raise MethodError(f"{method}: images must be a uint8 N×H×W or N×H×W×C array, got {images.dtype} "
+                              f"{images.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(images))
+        x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)
+        x = (x.to(dtype) + 0.5) / 256.0
     elif isinstance(images, Tensor):
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise MethodError(f"{method}: image tensors must be N×3×H×W, got {tuple(images.shape)}")
-        x = images.to(parameter.dtype)
+        if images.dim() != 4:
+            raise MethodError(f"{method}: image tensors must be N×C×H×W, got {tuple(images.shape)}")
+        x = images.to(dtype)
     else:
         raise MethodError(f"{method}: images must be a numpy array or a torch tensor, got {type(images).__name__}")
-    size = model.config.image_size
     if x.shape[0] == 0:
         raise MethodError(f"{method}: no images given")
-    if x.shape[2] != size or x.shape[3] != size:
+    return x.to(device)
+
+
+def as_images(model, images, method: str) -> Tensor:
+    """Images in the model's dtype and device (see images_to_tensor); a shape the model does not take fails."""
+    parameter = next(model.parameters())
+    x = images_to_tensor(images, method, dtype=parameter.dtype, device=parameter.device)
+    size = model.config.image_size
+    expected = (model.config.in_channels, size, size)
+    if tuple(x.shape[1:]) != expected:
         raise MethodError(
-            f"{method}: this model takes {size}×{size} px images, got {x.shape[2]}×{x.shape[3]} px"
+            f"{method}: this model takes {size}×{size} px images of shape C×H×W = {expected}, "
+            f"got {tuple(x.shape[1:])}"
         )
-    return x.to(parameter.device)
+    return x
 
 
 def float_tuple(value: Any, name: str, *, allow_empty: bool = False, limit: int = 64) -> tuple[float, ...]:

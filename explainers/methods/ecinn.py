@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from ._base import Explanation
+from ._base import Explanation, as_images
 from .registry import MethodError, register_method
 
 ALPHA_NAMES = ("alpha0", "alpha1")
@@ -70,31 +69,6 @@ def _class_tuple(value: Any, name: str) -> tuple[int, ...]:
     if len(items) > 1000:
         raise ValueError(f"{name} may hold at most 1000 classes")
     return items
-
-
-def as_model_images(model, images, method: str) -> Tensor:
-    """uint8 N×H×W (grey) / N×H×W×C arrays or float N×C×H×W tensors -> the model's dtype and device."""
-    parameter = next(model.parameters())
-    if isinstance(images, np.ndarray):
-        if images.dtype != np.uint8 or images.ndim not in (3, 4):
-            raise MethodError(f"{method}: images must be a uint8 N×H×W or N×H×W×C array, got {images.dtype} "
-                              f"{images.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(images))
-        x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)
-        x = (x.to(parameter.dtype) + 0.5) / 256.0
-    elif isinstance(images, Tensor):
-        if images.dim() != 4:
-            raise MethodError(f"{method}: image tensors must be N×C×H×W, got {tuple(images.shape)}")
-        x = images.to(parameter.dtype)
-    else:
-        raise MethodError(f"{method}: images must be a numpy array or a torch tensor, got {type(images).__name__}")
-    if x.shape[0] == 0:
-        raise MethodError(f"{method}: no images given")
-    config = model.config
-    expected = (config.in_channels, config.image_size, config.image_size)
-    if tuple(x.shape[1:]) != expected:
-        raise MethodError(f"{method}: this model takes images of shape C×H×W = {expected}, got {tuple(x.shape[1:])}")
-    return x.to(parameter.device)
 
 
 # ------------------------------------------------------------------------------------------ the maths
@@ -209,7 +183,7 @@ class ECINN:
     @torch.no_grad()
     def explain(self, model, images) -> Explanation:
         self.check_model(model)
-        x = as_model_images(model, images, self.name)
+        x = as_images(model, images, self.name)
         targets, explicit = _targets(model, self.config.target_classes, self.name)
         latent = model.encode(x)
         z = latent.z

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from ._base import Explanation
+from ._base import Explanation, images_to_tensor
 from .registry import MethodError, register_method
 
 
@@ -45,27 +44,13 @@ def logit_function(model) -> Callable[[Tensor], Tensor]:
 
 
 def _as_input(model, images, method: str) -> Tensor:
+    """Images for any classifier: in its parameters' dtype and device (float32 on CPU if it has none)."""
     try:
         parameter = next(model.parameters())
         dtype, device = parameter.dtype, parameter.device
     except (AttributeError, StopIteration):
         dtype, device = torch.float32, torch.device("cpu")
-    if isinstance(images, np.ndarray):
-        if images.dtype != np.uint8 or images.ndim not in (3, 4):
-            raise MethodError(f"{method}: images must be a uint8 N×H×W or N×H×W×C array, got {images.dtype} "
-                              f"{images.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(images))
-        x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)
-        x = (x.to(dtype) + 0.5) / 256.0
-    elif isinstance(images, Tensor):
-        if images.dim() != 4:
-            raise MethodError(f"{method}: image tensors must be N×C×H×W, got {tuple(images.shape)}")
-        x = images.detach().to(dtype)
-    else:
-        raise MethodError(f"{method}: images must be a numpy array or a torch tensor, got {type(images).__name__}")
-    if x.shape[0] == 0:
-        raise MethodError(f"{method}: no images given")
-    return x.to(device)
+    return images_to_tensor(images, method, dtype=dtype, device=device).detach()
 
 
 def _targets(forward, x: Tensor, target: Any, method: str) -> Tensor:
