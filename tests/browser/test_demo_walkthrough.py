@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from studyserver import seed_study
-from tests.browser.test_participant_flow import PROLIFIC_BASE, browser_page  # noqa: F401  (fixture)
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_participant_flow import PROLIFIC_BASE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture
@@ -36,11 +34,11 @@ def _printed(summary: str, label: str) -> str:
     return match.group(1)
 
 
-def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(demo_summary, browser_page):
+def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(demo_summary, chromium,
+                                                                            browser_page):
     from studies.models import Participant, Study
 
     page = browser_page
-    ARTIFACTS.mkdir(exist_ok=True)
     # The seed study asks for 30 s on the stimulus page; the walkthrough should not wait that long.
     Study.objects.filter(slug=seed_study.SLUG).update(min_stimulus_seconds=0)
 
@@ -76,8 +74,7 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
     # The researcher signs in with the printed login and opens the printed analysis URL, in a tab of their own
     # (the participant's tab is still busy with the unreachable Prolific page).
     username, password = re.search(r"Researcher login:\s+(\S+) / (\S+)", demo_summary).groups()
-    page = page.context.browser.new_page()
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.goto(_printed(demo_summary, "Admin"))
     page.fill("#id_username", username)
     page.fill("#id_password", password)

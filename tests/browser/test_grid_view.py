@@ -1,38 +1,16 @@
 """The participant's grid in headless Chromium: sticky headers, golden frames, enlarge dialog, no blank page."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.browser.conftest import ARTIFACTS
 from tests.explainers.test_grids import (  # noqa: F401  (shared fixtures)
     SMALL, _grid_cache, _shared_grid_cache, checkpoint, researcher, tiny_checkpoint_file)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def laptop_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})  # a common laptop screen
-        try:
-            yield page
-        finally:
-            browser.close()
-
 
 def test_a_ready_grid_renders_with_sticky_headers_and_an_enlarge_dialog(live_server, laptop_page, researcher,  # noqa: F811
                                                                         checkpoint, settings):  # noqa: F811
@@ -81,9 +59,7 @@ def test_a_ready_grid_renders_with_sticky_headers_and_an_enlarge_dialog(live_ser
     page.wait_for_timeout(200)
     assert abs(header.bounding_box()["y"]) < 2
 
-    artifacts = REPO_ROOT / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    shot = artifacts / "grid_view.png"
+    shot = ARTIFACTS / "grid_view.png"
     page.screenshot(path=str(shot))
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.std() > 10, "the screenshot is blank"

@@ -1,39 +1,14 @@
 """A participant takes the whole study in headless Chromium, ending at the Prolific completion redirect."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from tests.browser.conftest import ARTIFACTS
 from tests.studies.factories import make_study, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 # Never contact the real Prolific: its host resolves nowhere.
-                 "--host-resolver-rules=MAP app.prolific.com ~NOTFOUND"]
 PROLIFIC_BASE = "https://app.prolific.com/submissions/complete"
-
-
-@pytest.fixture
-def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself are safe.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1100, "height": 1400})
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 def test_a_participant_completes_the_study_in_chromium(live_server, browser_page, settings):
@@ -51,9 +26,7 @@ def test_a_participant_completes_the_study_in_chromium(live_server, browser_page
     for key, value in (("arms", 6), ("colour", 3), ("attn", 2)):
         page.check(f'input[name="item-{key}"][value="{value}"]')
     page.wait_for_function("document.getElementById('save-status').textContent === 'Saved.'")
-    artifacts = REPO_ROOT / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    page.screenshot(path=str(artifacts / "participant_flow_stimulus.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "participant_flow_stimulus.png"), full_page=True)
     page.click("#next")
     page.wait_for_url("**/satisfaction/")
     page.check('input[name="item-useful"][value="5"]')
@@ -70,7 +43,7 @@ def test_a_participant_completes_the_study_in_chromium(live_server, browser_page
     page.click("#next")
     page.wait_for_url("**/free_text/")
     page.fill('textarea[name="item-comments"]', "The arms decide it.")
-    page.screenshot(path=str(artifacts / "participant_flow.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "participant_flow.png"), full_page=True)
     # The completion redirect leaves the server for Prolific. The browser's request to Prolific is captured
     # and never resolved (host-resolver rule below): with this Chromium build, Playwright routes are not
     # consulted for redirect targets, so the request is observed instead of fulfilled.
