@@ -24,7 +24,6 @@ from studyserver import seed_study
 Say = Callable[[str], None]
 
 DEMO_USERNAME = "researcher"
-DEMO_PRESETS = {"demo": "demo", "quick": "quick"}
 
 
 class DemoError(RuntimeError):
@@ -99,7 +98,7 @@ def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False):
         return model_train(out=path, preset=preset, progress=progress), False
 
 
-def grid_ensure(*, checkpoint, method: str, say: Say):
+def grid_ensure(*, checkpoint, method: str):
     """A ready grid of ``method`` for ``checkpoint``, generated now unless one exists. Returns (grid, reused)."""
     from tqdm import tqdm
 
@@ -223,7 +222,7 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False) -> DemoResult:
     say("[3/5] stimuli: pregenerating the baseline and counterfactual-interpolation grids (30 × 5)")
     grids = {}
     for spec in seed_study.CONDITIONS:
-        grid, grid_reused = grid_ensure(checkpoint=checkpoint, method=spec["method"], say=say)
+        grid, grid_reused = grid_ensure(checkpoint=checkpoint, method=spec["method"])
         grids[spec["method"]] = grid
         if grid_reused:
             reused.append(f"{spec['method']} grid")
