@@ -54,29 +54,31 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from explainers.ibinn_training import (IBINNTrainConfig, ibinn_checkpoint_read, ibinn_dataset_arrays,
-                                           ibinn_evaluate, ibinn_train, images_to_tensor)
-    from explainers.methods.ecinn import ecinn_counterfactual
-    from explainers.nets.ibinn import IBINNConfig
+    from explainers.core.methods.ecinn import ecinn_counterfactual
+    from explainers.core.nets.ibinn import IBINNConfig
+    from explainers.core.pixels import to_tensor
+    from explainers.core.training.checkpoints import checkpoint_read
+    from explainers.core.training.ibinn import IBINNTrainConfig, dataset_arrays
+    from explainers.core.training.loop import evaluate, train
 
     if args.checkpoint:
-        loaded = ibinn_checkpoint_read(args.checkpoint)
+        loaded = checkpoint_read(args.checkpoint)
         model, config = loaded.model, loaded.config
-        data = ibinn_dataset_arrays(config)
+        data = dataset_arrays(config)
     else:
         config = IBINNTrainConfig(net=IBINNConfig(image_size=8, levels=1, steps_per_level=1, hidden_channels=16,
                                                   dense_steps=2, dense_hidden=128),
                                   dataset="digits", steps=300, batch_size=64, learning_rate=3e-3, warmup_steps=20,
                                   eval_every=1000)
-        data = ibinn_dataset_arrays(config)
+        data = dataset_arrays(config)
         started = time.perf_counter()
-        model = ibinn_train(config, data=data).model
+        model = train(config, data=data).model
         print(f"trained digits IB-INN ({config.net.image_size} px, {config.steps} steps) in "
               f"{time.perf_counter() - started:.1f} s")
     model.eval()
-    print("test accuracy", round(ibinn_evaluate(model, data["test_images"], data["test_labels"],
+    print("test accuracy", round(evaluate(model, data["test_images"], data["test_labels"],
                                                 prefix="test")["test_accuracy"], 4))
-    x_all = images_to_tensor(data["test_images"][: args.n])
+    x_all = to_tensor(data["test_images"][: args.n])
     with torch.no_grad():
         predicted = model.predict(x_all)
     targets = [(int(p) + 1 + i % 9) % 10 for i, p in enumerate(predicted)]

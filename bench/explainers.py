@@ -20,11 +20,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
-    from explainers.datasets import two4two
-    from explainers.training import PRESETS, build_model, to_tensor
+    from explainers.core.datasets import two4two
+    from explainers.core.nets.glow import GlowClassifier
+    from explainers.core.pixels import to_tensor
+    from explainers.core.training.glow import PRESETS
 
     torch.set_num_threads(1)
     for size in (32, 64):
@@ -39,7 +40,8 @@ def main() -> None:
         config = PRESETS[name]
         net = config.net if config.net.image_size == args.size else type(config.net)(
             **{**config.net.to_dict(), "image_size": args.size})
-        model = build_model(net)
+        torch.manual_seed(0)
+        model = GlowClassifier(net)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         batch = config.batch_size
         x = to_tensor(images[:batch])

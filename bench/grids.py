@@ -1,6 +1,6 @@
-"""Stimulus-grid benchmarks (issue 4): build time per grid kind at demo size, invertible vs gradient
+"""Stimulus-grid benchmarks: build time per grid kind at demo size, invertible vs gradient
 counterfactuals (network evaluations and wall time), and the share of bare forward+inverse throughput the
-whole pipeline keeps. Uses the demo architecture (explainers.training.PRESETS["demo"]); timings do not
+whole pipeline keeps. Uses the demo architecture (explainers.core.training.glow.PRESETS["demo"]); timings do not
 depend on training, so the weights are freshly initialised. Runs on CPU, and on CUDA too when present.
 
     python bench/grids.py [--held-out 3000] [--threads 2]
@@ -18,10 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from explainers import grids  # noqa: E402
-from explainers.datasets import two4two  # noqa: E402
-from explainers.nets.glow import GlowClassifier  # noqa: E402
-from explainers.training import PRESETS  # noqa: E402
+from explainers.core.datasets import two4two  # noqa: E402
+from explainers.core.methods.counterfactual_interpolation import set_logit  # noqa: E402
+from explainers.core.nets.glow import GlowClassifier  # noqa: E402
+from explainers.core.pixels import to_tensor  # noqa: E402
+from explainers.core.stimuli.build import build_grid  # noqa: E402
+from explainers.core.stimuli.encoding import score_images  # noqa: E402
+from explainers.core.stimuli.layout import GridLayout  # noqa: E402
+from explainers.core.stimuli.manifest import write_grid_files  # noqa: E402
+from explainers.core.training.glow import PRESETS  # noqa: E402
 
 
 def demo_model(images: np.ndarray, device) -> GlowClassifier:
@@ -29,7 +34,7 @@ def demo_model(images: np.ndarray, device) -> GlowClassifier:
     model = GlowClassifier(PRESETS["demo"].net)
     model.train()
     with torch.no_grad():
-        model(grids.to_tensor(images[:64], "cpu"))  # actnorm data-dependent init
+        model(to_tensor(images[:64]))  # actnorm data-dependent init
         model.classifier.weight.normal_(std=0.05)
     return model.to(device).eval()
 
@@ -53,38 +58,36 @@ def gradient_counterfactual(model, x, target, lr=0.01, tolerance=1e-2, max_steps
 
 def run(device, images, held_out_logits_cache):
     model = demo_model(images, device)
-    layout = grids.GridLayout(rows=30, held_out=len(images), batch_size=50)
+    layout = GridLayout(rows=30, held_out=len(images), batch_size=50)
     print(f"\n== device {device} (threads {torch.get_num_threads()}), {images.shape[1]} px, "
           f"held-out {len(images)}")
     started = time.perf_counter()
-    logits, z = grids.held_out_logits(model, images, batch_size=100, device=device, keep_z=True)
+    logits, z = score_images(model, images, batch_size=100, device=device, keep_z=True)
     score_s = time.perf_counter() - started
     print(f"score held-out images: {score_s:.2f} s ({len(images) / score_s:.0f} img/s)")
     results = {}
     for kind in ("baseline", "counterfactual", "isofactual"):
         started = time.perf_counter()
-        result = grids.build_grid(model, images, kind=kind, layout=layout, seed=0, device=device,
+        result = build_grid(model, images, kind=kind, layout=layout, seed=0, device=device,
                                   held_out=(logits, z), positive_on_left=True)
         build_s = time.perf_counter() - started
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
-            grids.write_grid_files(result, Path(folder), manifest={})
+            write_grid_files(result, Path(folder), manifest={})
             write_s = time.perf_counter() - started
         results[kind] = (build_s, write_s)
         print(f"{kind:15s} 30x5: build {build_s:6.2f} s + files {write_s:5.2f} s (+ scoring {score_s:.2f} s)")
 
     # Invertible counterfactual vs gradient-based in input space, same originals, same targets.
     n = 8
-    x = grids.to_tensor(images[:n], device)
+    x = to_tensor(images[:n], device=device)
     with torch.no_grad():
         base = model.logit(x)
     target = base + 2.0
     started = time.perf_counter()
     with torch.no_grad():
         latent = model.encode(x)
-        w = model.weight
-        alpha = (target - model.logit_from_z(latent.z)) / (w @ w)
-        decoded = model.decode(latent.with_z(latent.z + alpha[:, None] * w[None, :]))
+        decoded = model.decode(latent.with_z(set_logit(model, latent.z, target)))
     invertible_s = (time.perf_counter() - started) / n
     with torch.no_grad():
         reached = (model.logit(decoded) - target).abs().max().item()
@@ -96,7 +99,7 @@ def run(device, images, held_out_logits_cache):
           f"/image (error {gap:.1e}); ratio {evaluations / 2:.0f}x evaluations, {gradient_s / invertible_s:.0f}x time")
 
     # Bare forward+inverse throughput vs the whole counterfactual pipeline (selection, PNGs, composite).
-    batch = grids.to_tensor(images[:150], device)
+    batch = to_tensor(images[:150], device=device)
     started = time.perf_counter()
     with torch.no_grad():
         for part in range(0, 150, 50):

@@ -6,9 +6,10 @@ What it does, in order:
 1. creates its own database studyserver_load_<pid> on the PostgreSQL server of --admin-database-url,
    migrates it and loads the example study (`manage.py load_example_study`), made unlimited;
 2. starts gunicorn (studyserver/gunicorn_conf.py, gthread workers) as a subprocess on a free port;
-3. drives N participants on threads, one requests.Session each, starting uniformly within
-   --arrival-seconds; every participant takes the real flow (entry, consent, instructions, stimulus,
-   satisfaction, free text, complete), posts the forms with their CSRF token and records what it sent;
+3. drives N simulated participants (the studies.simulation bot over HTTP, one requests.Session each) on
+   threads, starting uniformly within --arrival-seconds; every participant takes the real flow (entry,
+   consent, instructions, stimulus, satisfaction, free text, complete), checks each page's form, posts it
+   with the CSRF token and records what it sent; every request is timed;
 4. prints throughput, p50/p95/p99 latency per page type and the error count;
 5. verifies from the database that every answer each participant sent is stored exactly once (one
    Response with the sent value and one revision, nothing else) and that completed counts per condition
@@ -16,9 +17,13 @@ What it does, in order:
 6. reports the resident memory (VmRSS) of every gunicorn worker and whether any of them mapped libtorch;
 7. stops gunicorn and drops the database (unless --keep-database).
 
-Participants are flagged simulated (Participant.is_simulated) right after entering, before consent, through
-one shared database connection, as the simulation runner does. The driver and the checks are importable
+Participants are flagged simulated (Participant.is_simulated) right after entering, before consent, by the
+simulation's registry, its queries funnelled through one thread so that N participants share one database
+connection. The driver and the checks are importable
 (tests/integration/test_load.py runs a 40-participant version against the pytest test database).
+
+One cohesive benchmark kept in one file (a little over the house limit): its database lifecycle, gunicorn
+runner, driver, checks and report are imported together by the integration tests and bench/flow.py.
 """
 from __future__ import annotations
 
@@ -27,28 +32,29 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from studies.simulation import page_parse  # noqa: E402  (stdlib only at import time)
+from studies.simulation import (  # noqa: E402  (importing the package needs no Django)
+    BotOutcome,
+    RequestsTransport,
+    ResponsePolicy,
+    Timing,
+)
 
 EXAMPLE_SLUG = "example-study"
-ITEM_FIELD_PREFIX = "item-"
-RETRYABLE_STATUSES = (502, 503, 504)
 FREE_TEXTS = (
     "I looked at how the arms changed from left to right.",
     "Mostly colour, a bit of rotation.",
@@ -57,14 +63,17 @@ FREE_TEXTS = (
 )
 
 
-# --- the driver --------------------------------------------------------------------------------------
+# --- the participants --------------------------------------------------------------------------------
 
 
-@dataclass
-class Timing:
-    label: str  # "GET entry", "GET stimulus", "POST stimulus", ...
-    seconds: float
-    status: int  # 0 for a transport error
+class LoadPolicy(ResponsePolicy):
+    """The seed study's answer shares; free texts carry non-ASCII text and the participant's number, so a
+    text stored under the wrong participant cannot pass the verification."""
+
+    free_texts = FREE_TEXTS
+
+    def free_text(self, rng, participant: int) -> str:
+        return super().free_text(rng, participant) + f" #{participant}"
 
 
 @dataclass
@@ -72,11 +81,16 @@ class ParticipantRun:
     index: int
     token: str = ""
     finished: bool = False
-    completion_code: str = ""
     sent: dict[str, str] = field(default_factory=dict)  # item key -> value of the accepted form posts
     timings: list[Timing] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     retries: int = 0
+
+    @classmethod
+    def of(cls, outcome: BotOutcome, transport: RequestsTransport) -> ParticipantRun:
+        return cls(index=outcome.index, token=outcome.token, finished=outcome.finished, sent=dict(outcome.sent),
+                   timings=list(transport.timings), errors=[outcome.error] if outcome.status == "stuck" else [],
+                   retries=transport.retried)
 
 
 @dataclass
@@ -128,189 +142,35 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-class _Stop(Exception):
-    pass
+def drive(*, base_url: str, slug: str, n: int, registry, arrival_seconds: float = 5.0, retries: int = 0,
+          seed: int = 0, pause: Callable[[str], None] | None = None) -> LoadResult:
+    """Run n simulated participants (the studies.simulation bot over HTTP) at once, their starts spread
+    uniformly over arrival_seconds; `registry` flags them simulated (a SingleConnectionRegistry, so the
+    n threads share one database connection); `pause(page)` runs before each page's POST."""
+    from django.conf import settings
 
+    from studies.models import Study
+    from studies.simulation import Bot, BotPlan, bot_plans, bots_run, policy_default, study_spec_from
 
-def _page_of(url: str) -> tuple[str, str]:
-    """(signed token, page) from /s/<slug>/p/<signed token>/<page>/; ("", "") for other URLs."""
-    parts = [unquote(part) for part in urlsplit(url).path.split("/") if part]
-    if len(parts) >= 5 and parts[0] == "s" and parts[2] == "p":
-        return parts[3], parts[4]
-    return "", ""
-
-
-class ParticipantDriver:
-    """One participant over HTTP: GET a page, fill its form, POST, follow the redirect; times every request.
-
-    `retries` > 0 makes the participant behave like a person who reloads after an error: a request that
-    fails at the transport level or with 502/503/504 is sent again (the same form data) after a short wait.
-    A repeated POST of a page that was already stored is harmless: the server redirects to the current page.
-    """
-
-    def __init__(self, *, base_url: str, slug: str, index: int, expected: dict[str, int], seed: int,
-                 retries: int = 0, timeout: float = 60.0, on_enter: Callable[[str], None] | None = None,
-                 pause: Callable[[str], None] | None = None) -> None:
-        import requests
-
-        self.base_url = base_url.rstrip("/") + "/"
-        self.slug = slug
-        self.expected = expected  # attention-check key -> expected answer: load participants pay attention
-        self.rng = random.Random(seed)
-        self.retries = retries
-        self.timeout = timeout
-        self.on_enter = on_enter
-        self.pause = pause  # called before each page's POST (tests inject faults here)
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "studyserver-load/1"
-        self.run_record = ParticipantRun(index=index)
-
-    def _request(self, method: str, url: str, label: str, data: dict[str, str] | None = None):
-        import requests
-
-        attempt = 0
-        while True:
-            started = time.perf_counter()
-            try:
-                response = self.session.request(method, urljoin(self.base_url, url), data=data,
-                                                allow_redirects=False, timeout=self.timeout,
-                                                headers={"Referer": urljoin(self.base_url, url)})
-            except requests.RequestException as error:
-                self.run_record.timings.append(Timing(label, time.perf_counter() - started, 0))
-                if attempt < self.retries:
-                    attempt += 1
-                    self.run_record.retries += 1
-                    time.sleep(0.2 * attempt)
-                    continue
-                raise _Stop(f"{label}: {type(error).__name__}: {error}") from None
-            self.run_record.timings.append(Timing(label, time.perf_counter() - started, response.status_code))
-            if response.status_code in RETRYABLE_STATUSES and attempt < self.retries:
-                attempt += 1
-                self.run_record.retries += 1
-                time.sleep(0.2 * attempt)
-                continue
-            if response.status_code >= 500:
-                raise _Stop(f"{label}: HTTP {response.status_code}")
-            return response
-
-    def run(self) -> ParticipantRun:
-        try:
-            self._run()
-        except _Stop as stop:
-            self.run_record.errors.append(f"participant {self.run_record.index}: {stop}")
-        except Exception as error:  # a bug in the driver must show up as an error, not vanish in a thread
-            self.run_record.errors.append(f"participant {self.run_record.index}: {type(error).__name__}: {error}")
-        finally:
-            self.session.close()
-        return self.run_record
-
-    def _run(self) -> None:
-        entry = self._request("GET", f"/s/{self.slug}/", "GET entry")
-        location = entry.headers.get("Location", "")
-        signed, page = _page_of(location)
-        if entry.status_code != 302 or not signed:
-            raise _Stop(f"entry answered HTTP {entry.status_code} without a participant page")
-        self.run_record.token = signed.rsplit(":", 1)[0]
-        if self.on_enter is not None:
-            self.on_enter(self.run_record.token)
-        url = location
-        for _ in range(40):
-            _, page = _page_of(url)
-            if not page:
-                raise _Stop(f"redirected off the participant pages to {url}")
-            response = self._request("GET", url, f"GET {page}")
-            if response.status_code in (301, 302, 303):
-                url = self._follow(response, page)
-                if not url:
-                    return
-                continue
-            if response.status_code != 200:
-                raise _Stop(f"GET {page}: HTTP {response.status_code}")
-            parsed = page_parse(response.text)
-            if page == "complete":
-                self.run_record.finished = True
-                self.run_record.completion_code = parsed.completion_code
-                return
-            url = self._submit(url, page, parsed)
-            if not url:
-                return
-        raise _Stop("more than 40 pages: a redirect loop?")
-
-    def _follow(self, response, page: str) -> str:
-        target = response.headers.get("Location", "")
-        if urlsplit(target).netloc and urlsplit(target).netloc != urlsplit(self.base_url).netloc:
-            self.run_record.finished = True  # Prolific completion redirect
-            return ""
-        return target
-
-    def _submit(self, url: str, page: str, parsed) -> str:
-        form = parsed.post_form()
-        if form is None or not form.hidden("csrfmiddlewaretoken"):
-            raise _Stop(f"page {page!r} offers no form with a CSRF token")
-        data = {"csrfmiddlewaretoken": form.hidden("csrfmiddlewaretoken")}
-        answers: dict[str, str] = {}
-        if page == "consent":
-            data["consent"] = "yes"
-        else:
-            data["action"] = "next"
-            for name, offered in form.fields.items():
-                if not name.startswith(ITEM_FIELD_PREFIX):
-                    continue
-                key = name[len(ITEM_FIELD_PREFIX):]
-                if offered.kind == "radio":
-                    value = str(self.expected[key]) if key in self.expected else self.rng.choice(offered.values)
-                elif offered.kind == "textarea":
-                    value = self.rng.choice(FREE_TEXTS) + f" #{self.run_record.index}"
-                else:
-                    continue
-                answers[key] = value
-                data[name] = value
-        if self.pause is not None:
-            self.pause(page)
-        response = self._request("POST", url, f"POST {page}", data=data)
-        if response.status_code not in (301, 302, 303):
-            messages = "; ".join(page_parse(response.text).messages)[:200]
-            raise _Stop(f"POST {page}: HTTP {response.status_code} {messages}")
-        self.run_record.sent.update(answers)
-        target = self._follow(response, page)
-        if target and _page_of(target)[1] == page:
-            raise _Stop(f"POST {page} did not move on")
-        return target
-
-
-def drive(*, base_url: str, slug: str, n: int, expected: dict[str, int], arrival_seconds: float = 5.0,
-          retries: int = 0, seed: int = 0, on_enter: Callable[[str], None] | None = None,
-          pause: Callable[[str], None] | None = None) -> LoadResult:
-    """Run n participants on n threads, their starts spread uniformly over arrival_seconds."""
+    spec = study_spec_from(Study.objects.get(slug=slug))
+    policy = LoadPolicy(policy_default(spec))
+    plans = bot_plans(n, seed=seed)
     chooser = random.Random(seed)
     offsets = sorted(chooser.uniform(0, arrival_seconds) for _ in range(n))
-    drivers = [ParticipantDriver(base_url=base_url, slug=slug, index=i, expected=expected,
-                                 seed=chooser.randrange(2**32), retries=retries, on_enter=on_enter,
-                                 pause=pause) for i in range(n)]
-    start = time.perf_counter() + 0.2
+    transports: dict[int, RequestsTransport] = {}
 
-    def run(index: int) -> None:
-        delay = start + offsets[index] - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        drivers[index].run()
+    def make_bot(plan: BotPlan) -> Bot:
+        transport = transports[plan.index] = RequestsTransport(base_url, timeout=60.0, retries=retries)
+        return Bot(plan=plan, spec=spec, policy=policy, transport=transport, registry=registry,
+                   completion_base_url=settings.PROLIFIC_COMPLETION_BASE_URL, before_submit=pause)
 
-    threads = [threading.Thread(target=run, args=(i,), name=f"participant-{i}") for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return LoadResult([driver.run_record for driver in drivers], time.perf_counter() - start)
+    outcomes, elapsed = bots_run(plans, make_bot, concurrency=n, arrival_offsets=offsets)
+    for transport in transports.values():
+        transport.close()
+    return LoadResult([ParticipantRun.of(outcome, transports[outcome.index]) for outcome in outcomes], elapsed)
 
 
 # --- checks against the database (Django ORM) --------------------------------------------------------
-
-
-def attention_answers(slug: str) -> dict[str, int]:
-    from studies.models import Item
-
-    return dict(Item.objects.filter(study__slug=slug, kind=Item.Kind.ATTENTION_CHECK)
-                .values_list("key", "expected_answer"))
 
 
 @dataclass
@@ -329,7 +189,8 @@ def verify(*, slug: str, result: LoadResult) -> Verification:
     """Every answer each participant sent is stored exactly once; completed counts per condition are balanced."""
     from django.db.models import Count
 
-    from studies.models import Condition, Item, Participant, Response, ResponseRevision
+    from studies.models import Item, Participant, Response, ResponseRevision, Study
+    from studies.selectors import condition_completed_counts
 
     problems: list[str] = []
     tokens = [run.token for run in result.participants if run.token]
@@ -365,43 +226,12 @@ def verify(*, slug: str, result: LoadResult) -> Verification:
         extra = sorted(set(answers) - set(run.sent))
         if extra:
             problems.append(f"participant {run.index}: answers stored that it never sent: {extra}")
-    completed = dict(Condition.objects.filter(study__slug=slug).annotate(
-        done=Count("participants", filter=Q_completed())).values_list("slug", "done"))
+    completed = condition_completed_counts(study=Study.objects.get(slug=slug))
     if completed and max(completed.values()) - min(completed.values()) > 1:
         problems.append(f"completed counts per condition differ by more than 1: {completed}")
     return Verification(problems=problems, completed_per_condition=completed,
                         responses=sum(len(v) for a in stored.values() for v in a.values()),
                         revisions=sum(revisions.values()))
-
-
-def Q_completed():  # noqa: N802 - reads like the Q object it returns
-    from django.db.models import Q
-
-    from studies.models import Participant
-
-    return Q(participants__status=Participant.Status.COMPLETED)
-
-
-class SimulatedFlagger:
-    """Flags each new participant simulated through ONE shared connection (not one per driver thread)."""
-
-    def __init__(self, database_url: str, slug: str) -> None:
-        import psycopg
-
-        self._connection = psycopg.connect(_libpq_url(database_url), autocommit=True)
-        self._lock = threading.Lock()
-        self._slug = slug
-
-    def __call__(self, token: str) -> None:
-        with self._lock:
-            updated = self._connection.execute(
-                "UPDATE studies_participant SET is_simulated = true WHERE token = %s AND study_id = "
-                "(SELECT id FROM studies_study WHERE slug = %s)", (token, self._slug)).rowcount
-        if updated != 1:
-            raise _Stop(f"could not flag participant {token[:8]}... simulated")
-
-    def close(self) -> None:
-        self._connection.close()
 
 
 def _libpq_url(url: str) -> str:
@@ -584,17 +414,18 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", verbosity=0)
         call_command("load_example_study", verbosity=0)
         Study.objects.filter(slug=EXAMPLE_SLUG).update(target_per_condition=None, status=Study.Status.LIVE)
-        expected = attention_answers(EXAMPLE_SLUG)
         from django.db import connections
 
+        from studies.simulation import ParticipantRegistry, SingleConnectionRegistry
+
         connections.close_all()
-        flagger = SimulatedFlagger(database_url, EXAMPLE_SLUG)
+        registry = SingleConnectionRegistry(ParticipantRegistry(EXAMPLE_SLUG))
         with gunicorn(env=server_env(database_url, media_root), workers=args.workers, threads=args.threads) as server:
             print(f"gunicorn at {server.base_url}, workers {server.worker_pids()}; driving {args.n} participants")
-            result = drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=args.n, expected=expected,
-                           arrival_seconds=args.arrival_seconds, seed=args.seed, on_enter=flagger)
+            result = drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=args.n, registry=registry,
+                           arrival_seconds=args.arrival_seconds, seed=args.seed)
             memory = [(pid, *process_memory(pid)) for pid in server.worker_pids()]
-        flagger.close()
+        registry.close()
         verification = verify(slug=EXAMPLE_SLUG, result=result)
         connections.close_all()
         print_report(result, verification, memory, n=args.n, workers=args.workers, threads=args.threads)

@@ -62,8 +62,9 @@ def bench_service(participants: int, items: int) -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from stats.reports import analysis_html, responses_export
+    from stats.reports import analysis_html
     from stats.services import AnalysisParameters, analysis_run
+    from stats.services.exports import responses_export
     from studies.models import Condition, Item, PageVisit, Participant, Response, Study
 
     call_command("migrate", verbosity=0)

@@ -1,6 +1,6 @@
 """Admin for datasets, checkpoints and stimulus grids. Researchers see only their own objects.
 
-Adding a grid here validates it through explainers.services (a bad layout, an unready or foreign
+Adding a grid here validates it through explainers.services.grid_configuration (a bad layout, an unready or foreign
 checkpoint or an unknown method is a form error) and enqueues its pregeneration; the change page shows a
 live progress bar fed by explainers:grid-progress.
 """
@@ -62,7 +62,7 @@ class StimulusGridAddForm(forms.ModelForm):
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.request = request
-        from explainers.grids import GRID_KINDS
+        from explainers.core.stimuli.layout import GRID_KINDS
 
         self.fields["method"] = forms.ChoiceField(choices=[(name, name) for name in sorted(GRID_KINDS)])
         if request is not None and not request.user.is_superuser:
@@ -73,7 +73,7 @@ class StimulusGridAddForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        from explainers.services import grid_validate_configuration
+        from explainers.services.grid_configuration import grid_validate_configuration
 
         try:
             grid_validate_configuration(owner=self.request.user, checkpoint=cleaned["checkpoint"],
@@ -142,7 +142,7 @@ class StimulusGridAdmin(OwnedAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        from explainers.services import grid_create
+        from explainers.services.grids import grid_create
 
         data = form.cleaned_data
         created = grid_create(owner=request.user, checkpoint=data["checkpoint"], method=data["method"],
@@ -161,7 +161,7 @@ class StimulusGridAdmin(OwnedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Regenerate the selected grids")
     def regenerate(self, request, queryset):
-        from explainers.services import grid_regenerate
+        from explainers.services.grids import grid_regenerate
 
         for grid in queryset:
             try:

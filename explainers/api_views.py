@@ -64,7 +64,7 @@ class StimulusGridViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mi
     @action(detail=True, methods=["get"])
     def progress(self, request, pk=None):
         """Status and 0-100 progress of the grid's pregeneration."""
-        from explainers.services import grid_progress
+        from explainers.services.grids import grid_progress
 
         return Response(grid_progress(grid=self.get_object()))
 
@@ -72,7 +72,7 @@ class StimulusGridViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mi
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
         """Enqueue a failed grid again."""
-        from explainers.services import grid_progress, grid_regenerate
+        from explainers.services.grids import grid_progress, grid_regenerate
 
         try:
             grid = grid_regenerate(grid=self.get_object())

@@ -1,6 +1,6 @@
 """ORM records of the explanation pipeline: datasets, trained checkpoints, pregenerated stimulus grids.
 
-Only bookkeeping lives here; the torch code is in nets/ and methods/, called through services.py.
+Only bookkeeping lives here; the torch code is in explainers.core, called through explainers.services.
 """
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ class StimulusGridSerializer(serializers.ModelSerializer):
                 Q(owner=request.user) | Q(owner__isnull=True))
 
     def create(self, validated_data):
-        from explainers.services import grid_create
+        from explainers.services.grids import grid_create
 
         try:
             return grid_create(owner=self.context["request"].user, **validated_data)

@@ -1,8 +1,8 @@
 """Celery tasks of the explainers app: thin wrappers that take primary keys and call one service.
 
-Routed to the ``gpu`` queue by settings.CELERY_TASK_ROUTES (``explainers.tasks.*``); workers on GPU machines run them on CUDA, the
-others on CPU. Acks late with reject-on-worker-lost: a worker killed mid-task leaves the message on the
-queue and the next worker runs the (idempotent) service again from the start.
+Routed to the ``gpu`` queue by settings.CELERY_TASK_ROUTES (``explainers.tasks.*``); workers on GPU machines
+run them on CUDA, the others on CPU. Acks late with reject-on-worker-lost: a worker killed mid-task leaves the
+message on the queue and the next worker runs the (idempotent) service again from the start.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from explainers.services import GRID_TRANSIENT_ERRORS, grid_pregenerate
+from explainers.services.grid_generation import GRID_TRANSIENT_ERRORS, grid_pregenerate
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
     max_retries=5,
 )
 def pregenerate_grid(self, grid_id: int) -> dict:
-    """Pregenerate stimulus grid ``grid_id`` (see explainers.services.grid_pregenerate).
+    """Pregenerate stimulus grid ``grid_id`` (see explainers.services.grid_generation.grid_pregenerate).
 
     Progress (0-100) goes to the grid row and to the task state (state PROGRESS, meta
     ``{"grid_id", "progress", "stage"}``). A permanent failure is recorded on the grid, not raised, so it is

@@ -13,7 +13,7 @@ from explainers.api_views import grids_visible_to
 @login_required
 def grid_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
     """Status and 0-100 progress of one of the researcher's grids (404 for anybody else's)."""
-    from explainers.services import grid_progress
+    from explainers.services.grids import grid_progress
 
     grid = get_object_or_404(grids_visible_to(request.user), pk=pk)
     response = JsonResponse(grid_progress(grid=grid))

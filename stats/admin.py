@@ -1,5 +1,8 @@
 """Admin: stored analyses (read-only), preregistered hypotheses (editable while the study is a draft) and
-response exports as admin actions on "Study exports" (owners see their own studies; superusers all)."""
+response exports as admin actions on "Study exports" (owners see their own studies; superusers all).
+
+The export actions call stats.services.exports like every other export path: by default completed, real
+participants only; the "all participants" actions add unfinished and simulated ones."""
 from __future__ import annotations
 
 import io
@@ -11,20 +14,22 @@ from django.http import HttpResponse
 from studies.models import Study
 
 from .models import Analysis, Hypothesis, StudyExport
-from .reports import responses_export
+from .services.exports import responses_export
 
 
 def _owned(request, queryset):
     return queryset if request.user.is_superuser else queryset.filter(owner=request.user)
 
 
-def _export_action(fmt: str, description: str):
+def _export_action(fmt: str, description: str, *, everyone: bool = False):
+    flags = {"include_simulated": everyone, "include_unfinished": everyone}
+
     def action(modeladmin, request, queryset):
         studies = list(_owned(request, queryset))
         if not studies:
             modeladmin.message_user(request, "None of the selected studies is yours.", level=messages.ERROR)
             return None
-        files = [responses_export(study=study, fmt=fmt) for study in studies]
+        files = [responses_export(study=study, fmt=fmt, **flags) for study in studies]
         if len(files) == 1:
             content, content_type, filename = files[0]
             response = HttpResponse(content, content_type=content_type)
@@ -37,7 +42,7 @@ def _export_action(fmt: str, description: str):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    action.__name__ = f"export_{fmt}"
+    action.__name__ = f"export_{fmt}_all_participants" if everyone else f"export_{fmt}"
     action.short_description = description
     return action
 
@@ -47,6 +52,10 @@ EXPORT_ACTIONS = [
     _export_action("wide", "Export responses: wide CSV"),
     _export_action("json", "Export responses: JSON with codebook"),
     _export_action("codebook", "Export codebook (JSON)"),
+    _export_action("long", "Export responses: long CSV, all participants (unfinished and simulated too)",
+                   everyone=True),
+    _export_action("json", "Export responses: JSON, all participants (unfinished and simulated too)",
+                   everyone=True),
 ]
 
 

@@ -1,13 +1,17 @@
 """Researcher API of the stats app: analyses, hypotheses, response exports and sample-size plans.
 
-Every endpoint is limited to the study's owner (exports also to staff); others get 404 for studies they
-cannot see, so slugs of other researchers' studies do not leak.
+Every endpoint is limited to the study's owner (or a superuser); others get 404 for studies they cannot
+see, so slugs of other researchers' studies do not leak. The three response endpoints (``export/``,
+``responses/`` and ``responses/csv/``) are views of the one export in stats.services.exports, with the same
+columns and the same default (completed, real participants; include_unfinished / include_simulated add
+the others).
 """
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -19,13 +23,13 @@ from studies.models import Study
 
 from . import selectors
 from .analysis import AnalysisInputError
-from .power import plan_from_cohens_d, plan_from_distributions
-from .reports import EXPORT_FORMATS, responses_export
+from .analysis.power import plan_from_cohens_d, plan_from_distributions
 from .serializers import (
     AnalysisRunSerializer,
     AnalysisSerializer,
     AnalysisSummarySerializer,
     HypothesisSerializer,
+    ResponseRowSerializer,
     SampleSizeSerializer,
 )
 from .services import (
@@ -36,15 +40,12 @@ from .services import (
     hypothesis_delete,
     hypothesis_update,
 )
+from .services.exports import EXPORT_FORMATS, ExportError, ExportFile, export_flags, response_rows, responses_export
 
 
-def _study(request, slug: str, *, staff_ok: bool = False) -> Study:
-    study = Study.objects.filter(slug=slug).first()
-    user = request.user
-    allowed = study is not None and (
-        study.owner_id == user.pk or user.is_superuser or (staff_ok and user.is_staff)
-    )
-    if not allowed:
+def _study(request, slug: str) -> Study:
+    study = selectors.study_for_user(slug=slug, user=request.user)
+    if study is None:
         raise NotFound("No such study.")
     return study
 
@@ -54,35 +55,61 @@ def _validation_response(error: ValidationError) -> Response:
     return Response(detail, status=status.HTTP_400_BAD_REQUEST)
 
 
-class ResponsesExportView(APIView):
-    """GET ?format=long|wide|json|codebook[&include_simulated=1]: the study's responses as a file."""
+EXPORT_FLAG_PARAMETERS = [
+    OpenApiParameter("include_simulated", OpenApiTypes.BOOL, description="Include simulated participants."),
+    OpenApiParameter("include_unfinished", OpenApiTypes.BOOL,
+                     description="Include participants who did not reach the end of the study."),
+]
 
+
+def _download(file: ExportFile) -> HttpResponse:
+    response = HttpResponse(file.content, content_type=file.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
+    return response
+
+
+class _FileExportView(APIView):
     renderer_classes = [JSONRenderer]
 
     def perform_content_negotiation(self, request, force=False):
         # ?format= names the export, not a DRF renderer; negotiate JSON for error bodies only.
         return JSONRenderer(), JSONRenderer.media_type
 
+
+class ResponsesExportView(_FileExportView):
+    """GET ?format=long|wide|json|codebook[&include_simulated=1][&include_unfinished=1]: responses as a file."""
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS)),
-            OpenApiParameter("include_simulated", bool),
-        ],
+        parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS)), *EXPORT_FLAG_PARAMETERS],
         responses={(200, "text/csv"): bytes, (200, "application/json"): dict},
     )
     def get(self, request, slug: str):
         study = _study(request, slug)
-        fmt = request.query_params.get("format", "long")
-        if fmt not in EXPORT_FORMATS:
-            return Response(
-                {"detail": f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}."},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        include_simulated = request.query_params.get("include_simulated", "").lower() in ("1", "true", "yes")
-        content, content_type, filename = responses_export(study=study, fmt=fmt, include_simulated=include_simulated)
-        response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        try:
+            file = responses_export(study=study, fmt=request.query_params.get("format", "long"),
+                                    **export_flags(request.query_params))
+        except ExportError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return _download(file)
+
+
+class ResponsesCsvView(_FileExportView):
+    """GET: the long CSV export (one row per answer), as ``export/?format=long``."""
+
+    @extend_schema(parameters=EXPORT_FLAG_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request, slug: str):
+        study = _study(request, slug)
+        return _download(responses_export(study=study, fmt="long", **export_flags(request.query_params)))
+
+
+class ResponseRowsView(APIView):
+    """GET: every answer in long format (the columns of the long CSV), as JSON."""
+
+    @extend_schema(parameters=EXPORT_FLAG_PARAMETERS, responses={200: ResponseRowSerializer(many=True)})
+    def get(self, request, slug: str):
+        study = _study(request, slug)
+        rows = response_rows(study=study, **export_flags(request.query_params))
+        return Response(ResponseRowSerializer(rows, many=True).data)
 
 
 class AnalysisListView(APIView):

@@ -1,4 +1,4 @@
-"""Analysis results rendered as JSON, CSV or HTML, and response exports with a codebook."""
+"""Analysis results rendered as JSON, CSV or HTML (response exports are in stats.services.exports)."""
 from __future__ import annotations
 
 import base64
@@ -9,13 +9,11 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from studies.models import Item, Study
+from studies.designs.registry import design_get
 
-from . import selectors
 from .analysis import format_effect, format_p
 
 ANALYSIS_FORMATS = ("json", "csv", "html")
-EXPORT_FORMATS = ("long", "wide", "json", "codebook")
 
 CSV_COLUMNS = [
     "item", "family", "group", "reverse_coded", "condition", "n", "median", "q1", "q3", "iqr", "mean",
@@ -30,6 +28,13 @@ def analysis_json(results: dict[str, Any]) -> str:
 
 def analysis_csv(results: dict[str, Any]) -> str:
     """One row per item and condition; the test columns repeat on every row of an item."""
+    if results.get("design"):
+        columns, rows = design_get(results["design"]).analysis_csv_rows(results=results)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -55,6 +60,9 @@ def _data_uri(svg: bytes | None) -> str | None:
 
 def report_context(results: dict[str, Any]) -> dict[str, Any]:
     """Template context: APA strings, per-condition rows and the two charts (Figures 4 and 10)."""
+    if results.get("design"):  # a design that analyses itself renders its own section
+        return {"results": results, "excluded_listed": results.get("exclusions", {}).get("participants", [])[:200],
+                **design_get(results["design"]).report_context(results=results)}
     names = results.get("condition_names", {})
     rows = []
     for item in results["items"]:
@@ -97,97 +105,3 @@ def analysis_render(results: dict[str, Any], fmt: str) -> tuple[str, str, str]:
     if fmt == "html":
         return analysis_html(results), "text/html; charset=utf-8", "html"
     raise ValueError(f"Unknown format {fmt!r}; choose one of: {', '.join(ANALYSIS_FORMATS)}.")
-
-
-# --------------------------------------------------------------------------------------------------
-# Response exports
-# --------------------------------------------------------------------------------------------------
-PARTICIPANT_COLUMNS = ["participant", "condition", "status", "is_simulated", "attention_failed",
-                       "stimulus_seconds", "started_at", "completed_at"]
-
-
-def codebook(study: Study) -> dict[str, Any]:
-    """What every column and value of the exports means."""
-    items = Item.objects.filter(study=study).order_by("page", "order", "pk")
-    return {
-        "study": study.slug,
-        "columns": {
-            "participant": "participant id (stable within this server; not the platform id)",
-            "condition": "condition slug the participant was assigned to",
-            "status": "participant status: " + ", ".join(
-                ["active", "completed", "returned", "declined", "failed_attention", "timed_out"]),
-            "is_simulated": "true for simulated participants (never mixed into real analyses by default)",
-            "attention_failed": "true when the participant failed an attention check",
-            "stimulus_seconds": "seconds on the stimulus page, summed over visits",
-            "started_at": "ISO 8601 UTC", "completed_at": "ISO 8601 UTC, empty if not completed",
-            "item": "item key (long format)", "value": "answer: the scale point for Likert items and attention "
-            "checks (raw, not reverse-coded), the text for free-text items",
-        },
-        "conditions": [{"slug": c.slug, "name": c.name} for c in study.conditions.order_by("order", "pk")],
-        "items": [
-            {
-                "key": item.key, "text": item.text, "kind": item.kind, "group": item.group, "page": item.page,
-                "scale_points": item.scale_points if item.is_scaled else None,
-                "anchor_low": item.anchor_low if item.is_scaled else None,
-                "anchor_high": item.anchor_high if item.is_scaled else None,
-                "labels": item.labels or None, "reverse_coded": item.reverse_coded,
-                "expected_answer": item.expected_answer,
-                "condition": item.condition.slug if item.condition_id else None,
-            }
-            for item in items
-        ],
-    }
-
-
-def _participant_rows(study: Study, include_simulated: bool):
-    data = selectors.study_data(study=study, include_simulated=include_simulated)
-    slugs = {c.pk: c.slug for c in data.conditions}
-    items = data.items
-    for participant in data.participants:
-        base = {
-            "participant": participant["pk"],
-            "condition": slugs.get(participant["condition_id"], ""),
-            "status": participant["status"],
-            "is_simulated": participant["is_simulated"],
-            "attention_failed": participant["attention_failed"],
-            "stimulus_seconds": data.stimulus_seconds.get(participant["pk"], ""),
-            "started_at": participant["started_at"].isoformat() if participant["started_at"] else "",
-            "completed_at": participant["completed_at"].isoformat() if participant["completed_at"] else "",
-        }
-        answers = data.responses.get(participant["pk"], {})
-        values = {}
-        for item in items:
-            if item.pk in answers:
-                value_int, value_text = answers[item.pk]
-                values[item.key] = value_int if value_int is not None else value_text
-        yield base, values, items
-
-
-def responses_export(*, study: Study, fmt: str, include_simulated: bool = False) -> tuple[str, str, str]:
-    """(content, content type, file name) of the study's responses: long CSV, wide CSV, JSON or codebook."""
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
-    stem = f"{study.slug}-responses"
-    if fmt == "codebook":
-        return json.dumps(codebook(study), indent=2, ensure_ascii=False), "application/json", f"{study.slug}-codebook.json"
-    if fmt == "json":
-        participants = [
-            {**base, "responses": values} for base, values, _ in _participant_rows(study, include_simulated)
-        ]
-        payload = {"format_version": 1, "codebook": codebook(study), "include_simulated": include_simulated,
-                   "participants": participants}
-        return json.dumps(payload, indent=2, ensure_ascii=False, default=str), "application/json", f"{stem}.json"
-    buffer = io.StringIO()
-    if fmt == "long":
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*PARTICIPANT_COLUMNS, "item", "value"])
-        for base, values, _ in _participant_rows(study, include_simulated):
-            for key, value in values.items():
-                writer.writerow([*base.values(), key, value])
-        return buffer.getvalue(), "text/csv; charset=utf-8", f"{stem}-long.csv"
-    item_keys = [item.key for item in Item.objects.filter(study=study).order_by("page", "order", "pk")]
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*PARTICIPANT_COLUMNS, *item_keys])
-    for base, values, _ in _participant_rows(study, include_simulated):
-        writer.writerow([*base.values(), *(values.get(key, "") for key in item_keys)])
-    return buffer.getvalue(), "text/csv; charset=utf-8", f"{stem}-wide.csv"

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet, Sum
@@ -10,6 +11,10 @@ from django.db.models import QuerySet, Sum
 from studies.models import Condition, Item, PageVisit, Participant, Response, Study
 
 from .models import Analysis, Hypothesis
+
+# Participants who reached the end of the study. Those who failed an attention check are among them: the
+# exclusion rules of an analysis and the attention_failed column of an export decide what to do with them.
+FINISHED_STATUSES = (Participant.Status.COMPLETED, Participant.Status.FAILED_ATTENTION)
 
 
 @dataclass
@@ -21,6 +26,8 @@ class StudyData:
     participants: list[dict[str, Any]]
     responses: dict[int, dict[int, tuple[int | None, str]]]  # participant id -> item id -> (int, text)
     stimulus_seconds: dict[int, float]
+    # participant id -> item id -> when the current answer was saved; filled only when asked for
+    answered_at: dict[int, dict[int, datetime]] = field(default_factory=dict)
 
 
 def study_for_user(*, slug: str, user) -> Study | None:
@@ -33,22 +40,43 @@ def study_for_user(*, slug: str, user) -> Study | None:
     return None
 
 
-def study_data(*, study: Study, include_simulated: bool = True) -> StudyData:
+def study_data(
+    *,
+    study: Study,
+    include_simulated: bool = True,
+    include_unfinished: bool = True,
+    answer_times: bool = False,
+) -> StudyData:
+    """The study's conditions, items, participants and current answers.
+
+    ``include_simulated`` / ``include_unfinished`` False leave out simulated participants / those who did
+    not reach the end (FINISHED_STATUSES), with their answers. ``answer_times`` also reads when each
+    answer was saved.
+    """
     participants = Participant.objects.filter(study=study)
     if not include_simulated:
         participants = participants.filter(is_simulated=False)
+    if not include_unfinished:
+        participants = participants.filter(status__in=FINISHED_STATUSES)
     participant_rows = list(
         participants.order_by("pk").values(
             "pk", "condition_id", "status", "is_simulated", "attention_failed", "external_id", "platform",
             "started_at", "completed_at",
         )
     )
-    responses: dict[int, dict[int, tuple[int | None, str]]] = defaultdict(dict)
-    rows = Response.objects.filter(item__study=study).values_list("participant_id", "item_id", "value_int", "value_text")
+    columns = ["participant_id", "item_id", "value_int", "value_text"] + (["updated_at"] if answer_times else [])
+    rows = Response.objects.filter(item__study=study).values_list(*columns)
     if not include_simulated:
         rows = rows.filter(participant__is_simulated=False)
-    for participant_id, item_id, value_int, value_text in rows.iterator(chunk_size=5000):
+    if not include_unfinished:
+        rows = rows.filter(participant__status__in=FINISHED_STATUSES)
+    responses: dict[int, dict[int, tuple[int | None, str]]] = defaultdict(dict)
+    answered_at: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for row in rows.iterator(chunk_size=5000):
+        participant_id, item_id, value_int, value_text = row[:4]
         responses[participant_id][item_id] = (value_int, value_text)
+        if answer_times:
+            answered_at[participant_id][item_id] = row[4]
     seconds = _stimulus_seconds(study)
     return StudyData(
         conditions=list(Condition.objects.filter(study=study).order_by("order", "pk")),
@@ -56,6 +84,7 @@ def study_data(*, study: Study, include_simulated: bool = True) -> StudyData:
         participants=participant_rows,
         responses=dict(responses),
         stimulus_seconds={pk: float(total or 0.0) for pk, total in seconds.items()},
+        answered_at=dict(answered_at),
     )
 
 

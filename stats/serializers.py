@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from studies.models import Item
+from studies.serializers import ParticipantStatusField
+
 from .analysis import CORRECTION_METHODS
 from .models import Analysis, Hypothesis
 
@@ -53,3 +56,25 @@ class SampleSizeSerializer(serializers.Serializer):
         if ("d" in attrs) == ("distributions" in attrs):
             raise serializers.ValidationError("Give either d or distributions.")
         return attrs
+
+
+class ResponseRowSerializer(serializers.Serializer):
+    """One answer in long format: the columns of stats.services.exports.LONG_COLUMNS."""
+
+    participant = serializers.CharField(help_text="Pseudonym within the study (P0001, ...).")
+    condition = serializers.CharField()
+    status = ParticipantStatusField()
+    is_simulated = serializers.BooleanField()
+    attention_failed = serializers.BooleanField()
+    stimulus_seconds = serializers.FloatField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    item = serializers.CharField()
+    group = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Item.Kind.choices)
+    page = serializers.ChoiceField(choices=Item.Page.choices)
+    scale_points = serializers.IntegerField(allow_null=True)
+    reverse_coded = serializers.BooleanField()
+    value = serializers.JSONField(help_text="An integer for scaled items, text for free text.")
+    answered_at = serializers.DateTimeField(allow_null=True)
+    expected_answer = serializers.IntegerField(allow_null=True)

@@ -10,9 +10,10 @@ from studies.models import Item, Study
 
 from .analysis import CORRECTION_METHODS, AnalysisInputError
 from .models import Analysis
-from .power import plan_from_cohens_d, plan_from_distributions
+from .analysis.power import plan_from_cohens_d, plan_from_distributions
 from .reports import ANALYSIS_FORMATS, analysis_render, report_context
 from .services import AnalysisError, AnalysisParameters, analysis_run
+from .services.exports import is_true
 
 
 def owned_study(request: HttpRequest, slug: str) -> Study:
@@ -23,16 +24,12 @@ def owned_study(request: HttpRequest, slug: str) -> Study:
     return study
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes", "on")
-
-
 @login_required
 def analysis_page(request: HttpRequest, slug: str) -> HttpResponse:
     """Runs the analysis with the chosen options; an unchanged data set and options reuse the stored one."""
     study = owned_study(request, slug)
     correction = request.GET.get("correction", "bonferroni")
-    include_simulated = _truthy(request.GET.get("include_simulated"))
+    include_simulated = is_true(request.GET.get("include_simulated"))
     context = {"study": study, "corrections": CORRECTION_METHODS, "correction": correction,
                "include_simulated": include_simulated}
     try:

@@ -67,14 +67,15 @@ class ItemInline(admin.TabularInline):
 class StudyAdmin(admin.ModelAdmin):
     list_display = ["title", "slug", "status", "platform", "owner", "target_per_condition", "created_at",
                     "launched_at"]
-    list_filter = ["status", "platform", "randomize_items"]
+    list_filter = ["status", "design", "platform", "randomize_items"]
     search_fields = ["title", "slug", "description"]
     readonly_fields = ["owner", "status", "created_at", "launched_at"]
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline, ItemInline]
     actions = ["launch", "pause", "close"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "description", "owner", "status", "created_at", "launched_at"]}),
+        (None, {"fields": ["title", "slug", "description", "design", "owner", "status", "created_at",
+                           "launched_at"]}),
         ("Recruitment", {"fields": ["platform", "target_per_condition", "completion_code", "attention_fail_code"]}),
         ("Participant pages", {"fields": ["consent_text", "instructions_text", "instructions_video_url",
                                           "randomize_items", "min_stimulus_seconds"]}),

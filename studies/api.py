@@ -1,15 +1,12 @@
-"""Researcher API: studies, conditions, items, lifecycle actions, participants and response exports.
+"""Researcher API: studies, conditions, items, lifecycle actions and participants (response exports are
+served by the stats app at /api/studies/<slug>/export/, responses/ and responses/csv/).
 
 Every queryset is limited to the requesting researcher's studies and every object is checked again by
 IsStudyOwner, so another researcher gets 404 for lists and objects alike.
 """
 from __future__ import annotations
 
-import csv
-import io
-
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
@@ -20,10 +17,13 @@ from rest_framework.response import Response as ApiResponse
 from . import selectors, services
 from .models import Condition, Item, Study
 from .serializers import (
+    AuditEntrySerializer,
     ConditionSerializer,
+    ConsentSupersedeSerializer,
+    ConsentVersionSerializer,
     ItemSerializer,
     ParticipantSerializer,
-    ResponseRowSerializer,
+    PlatformIdSerializer,
     StudySerializer,
     as_drf_error,
 )
@@ -49,15 +49,6 @@ class IsStudyOwner(permissions.BasePermission):
 RESEARCHER = [IsResearcher & IsStudyOwner]
 
 STUDY_FILTER = OpenApiParameter("study", OpenApiTypes.STR, description="Only objects of the study with this slug.")
-EXPORT_PARAMETERS = [
-    OpenApiParameter("include_simulated", OpenApiTypes.BOOL, description="Include simulated participants."),
-    OpenApiParameter("include_unfinished", OpenApiTypes.BOOL,
-                     description="Include participants who did not reach the end."),
-]
-
-
-def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
 @extend_schema_view(
@@ -101,6 +92,36 @@ class StudyViewSet(viewsets.ModelViewSet):
     def close(self, request: Request, slug: str | None = None) -> ApiResponse:
         return self._lifecycle(services.study_close)
 
+    @extend_schema(request=PlatformIdSerializer, responses={200: AuditEntrySerializer},
+                   description="Delete everything of one participant, found by platform id (a data-protection "
+                               "request). The audit entry records what was deleted and when, never the data.")
+    @action(detail=True, methods=["post"], url_path="participants/erase")
+    def erase_participant(self, request: Request, slug: str | None = None) -> ApiResponse:
+        study = self.get_object()
+        payload = PlatformIdSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            entry = services.participant_delete_by_platform_id(
+                study=study, platform_id=payload.validated_data["platform_id"], actor=request.user)
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+        return ApiResponse(AuditEntrySerializer(entry).data)
+
+    @extend_schema(request=ConsentSupersedeSerializer, responses={201: ConsentVersionSerializer},
+                   description="Supersede the consent text by a new version (a launched study's consent is never "
+                               "edited in place; participants keep the version they agreed to).")
+    @action(detail=True, methods=["post"], url_path="consent")
+    def supersede_consent(self, request: Request, slug: str | None = None) -> ApiResponse:
+        study = self.get_object()
+        payload = ConsentSupersedeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            version = services.consent_supersede(study=study, text=payload.validated_data["text"],
+                                                 actor=request.user)
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+        return ApiResponse(ConsentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(responses={200: ParticipantSerializer(many=True)},
                    description="Participants and their status. Platform ids only for the study's owner.")
     @action(detail=True, methods=["get"])
@@ -109,33 +130,6 @@ class StudyViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(selectors.participant_list(study=study))
         serializer = ParticipantSerializer(page, many=True, context=self.get_serializer_context())
         return self.get_paginated_response(serializer.data)
-
-    @extend_schema(parameters=EXPORT_PARAMETERS, responses={200: ResponseRowSerializer(many=True)},
-                   description="All answers in long format (one row per answer), as JSON.")
-    @action(detail=True, methods=["get"], pagination_class=None)
-    def responses(self, request: Request, slug: str | None = None) -> ApiResponse:
-        rows = self._rows(request)
-        return ApiResponse(ResponseRowSerializer(rows, many=True).data)
-
-    @extend_schema(parameters=EXPORT_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR},
-                   description="All answers in long format (one row per answer), as CSV.")
-    @action(detail=True, methods=["get"], url_path="responses/csv", pagination_class=None)
-    def responses_csv(self, request: Request, slug: str | None = None) -> HttpResponse:
-        rows = self._rows(request)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=selectors.EXPORT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{self.get_object().slug}-responses.csv"'
-        return response
-
-    def _rows(self, request: Request) -> list[dict]:
-        return selectors.study_responses_long(
-            study=self.get_object(),
-            include_simulated=_flag(request, "include_simulated"),
-            include_unfinished=_flag(request, "include_unfinished"),
-        )
 
 
 class _StudyChildViewSet(viewsets.ModelViewSet):

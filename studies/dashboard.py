@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from . import dashboard_selectors
+from .designs.registry import design_for
 
 #: How often the page refreshes its counts (milliseconds).
 POLL_INTERVAL_MS = 5000
@@ -56,9 +57,11 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "real": _table(live["real"]),
         "simulated": _table(live["simulated"]),
         "columns": dashboard_selectors.COUNT_COLUMNS,
-        "setup": dashboard_selectors.dashboard_setup(study=study),
+        "setup": dashboard_selectors.dashboard_setup(study=study, request=request),
         "links": dashboard_selectors.dashboard_links(study=study),
         "poll_interval_ms": POLL_INTERVAL_MS,
+        # The design's own panel: its template is in design_template.
+        **design_for(study).dashboard_context(study=study),
     }
     return render(request, "studies/dashboard.html", context)
 

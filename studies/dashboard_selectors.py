@@ -10,13 +10,12 @@ from typing import Any
 from xml.sax.saxutils import escape
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.conf import settings
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 
 from .models import Participant, Study
-from .recruitment import prolific_completion_url
+from .recruitment import completion_codes, public_base_url, public_base_url_mismatch
 
 #: Columns of the per-condition table. "returned" includes timed-out participants (both reopen the place);
 #: "excluded" are those who failed the attention check.
@@ -135,9 +134,12 @@ def _https(url: str) -> str:
     return urlunsplit(("https", *parts[1:]))
 
 
-def dashboard_setup(*, study: Study) -> dict[str, Any]:
-    """Recruitment snippets: Prolific study URL and completion URLs, the MTurk ExternalQuestion XML."""
-    base = settings.PUBLIC_BASE_URL.rstrip("/")
+def dashboard_setup(*, study: Study, request: HttpRequest | None = None) -> dict[str, Any]:
+    """Recruitment snippets: Prolific study URL and completion URLs, the MTurk ExternalQuestion XML.
+
+    Links start with PUBLIC_BASE_URL, or with the host this request reached when it is unset; a
+    configured PUBLIC_BASE_URL naming another host is reported as `base_url_mismatch`."""
+    base = public_base_url(request)
     entry = f"{base}{reverse('studies:entry', kwargs={'slug': study.slug})}"
     external_url = _https(entry)
     xml = (
@@ -147,11 +149,7 @@ def dashboard_setup(*, study: Study) -> dict[str, Any]:
         "  <FrameHeight>0</FrameHeight>\n"
         "</ExternalQuestion>"
     )
-    codes = [{"label": "Completed", "code": study.completion_code,
-              "url": prolific_completion_url(study.completion_code) if study.completion_code else ""}]
-    if study.attention_fail_code:
-        codes.append({"label": "Failed attention check", "code": study.attention_fail_code,
-                      "url": prolific_completion_url(study.attention_fail_code)})
+    codes = completion_codes(study)
     return {
         "platform": study.platform,
         "entry_url": entry,
@@ -159,6 +157,8 @@ def dashboard_setup(*, study: Study) -> dict[str, Any]:
         "completion_codes": codes,
         "mturk_xml": xml,
         "mturk_url_rewritten": not entry.startswith("https://"),
+        "base_url_mismatch": public_base_url_mismatch(request) if request is not None else "",
+        "serving_base_url": request.build_absolute_uri("/").rstrip("/") if request is not None else "",
     }
 
 

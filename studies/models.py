@@ -1,10 +1,13 @@
-"""ORM of the questionnaire platform: studies, conditions, items, participants and their answers.
+"""ORM of the questionnaire platform: studies, conditions, items, participants and their answers, the
+consent versions participants agreed to and the audit log of changes to launched studies and deletions.
 
-Only fields, constraints and small derived properties live here; rules that change data (assignment,
-saving answers, launching) are in services.py, reads in selectors.py.
+One cohesive module (the studies schema), hence longer than most. Only fields, constraints and small derived
+properties live here; rules that change data (assignment, saving answers, launching) are in services/,
+reads in selectors.py.
 """
 from __future__ import annotations
 
+import difflib
 import secrets
 
 from django.conf import settings
@@ -15,6 +18,28 @@ from django.db.models import Q
 
 #: Longest free-text answer a participant may give (characters).
 FREE_TEXT_MAX_LENGTH = 5000
+
+
+def characters_changed(before: str, after: str) -> int:
+    """How many characters an edit inserts, deletes or replaces (from difflib's alignment of the two)."""
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
+
+
+def is_typo_fix(before: str, after: str) -> bool:
+    """A correction small enough not to change what a participant read: at most 3 characters, and at most a
+    tenth of the text (a typo, a doubled space, a missing full stop)."""
+    changed = characters_changed(before or "", after or "")
+    return changed <= min(3, max(1, len(before or "") // 10))
+
+
+def _launched_text_errors(instance, stored: dict, fields: tuple[str, ...], what: str) -> dict[str, str]:
+    return {
+        name: (f"Cannot reword the {name.replace('_', ' ')} of {what} of a launched study beyond a typo fix: "
+               "participants already read it. Close the study and create a new one instead.")
+        for name in fields
+        if stored[name] != getattr(instance, name) and not is_typo_fix(str(stored[name]), str(getattr(instance, name)))
+    }
 
 
 def new_participant_token() -> str:
@@ -28,13 +53,19 @@ class StudyManager(models.Manager):
 
 
 class Study(models.Model):
-    """A between-group questionnaire study recruited on one platform."""
+    """A study of one design (between-group, within-subject trials, annotation) recruited on one platform."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         LIVE = "live", "Live"
         PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
+
+    class Design(models.TextChoices):
+        # Each design is implemented in studies/designs/ and registered when its app is ready.
+        BETWEEN_GROUP = "between_group", "Between-group conditions"
+        WITHIN_SUBJECT = "within_subject", "Within-subject trials"
+        ANNOTATION = "annotation", "Annotation task"
 
     class Platform(models.TextChoices):
         PROLIFIC = "prolific", "Prolific"
@@ -47,12 +78,23 @@ class Study(models.Model):
     description = models.TextField(blank=True, help_text="Shown on the MTurk preview and the entry page.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
     platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.PROLIFIC)
+    design = models.CharField(
+        max_length=20, choices=Design.choices, default=Design.BETWEEN_GROUP,
+        help_text="How participants meet stimuli and items; cannot change once participants have started.",
+    )
     target_per_condition = models.PositiveIntegerField(
         null=True, blank=True, help_text="Completed participants wanted per condition; empty = unlimited."
     )
     completion_code = models.CharField(max_length=64, blank=True, help_text="Code for a completed submission.")
     attention_fail_code = models.CharField(
         max_length=64, blank=True, help_text="Code for a submission that failed an attention check (optional)."
+    )
+    declined_code = models.CharField(
+        max_length=64, blank=True, help_text="Code for a participant who declined consent (optional; Prolific "
+        "asks them to return the study).",
+    )
+    screened_out_code = models.CharField(
+        max_length=64, blank=True, help_text="Code for a participant screened out by the study (optional).",
     )
     consent_text = models.TextField(blank=True)
     instructions_text = models.TextField(blank=True)
@@ -79,6 +121,32 @@ class Study(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
+
+    @property
+    def is_launched(self) -> bool:
+        """Once launched (live, paused or closed), what participants saw is fixed: conditions, items, the slug
+        of their link, the consent text (only superseded by a new version)."""
+        return self.status != self.Status.DRAFT or self.launched_at is not None
+
+    def clean(self) -> None:
+        if self.pk is None:
+            return
+        stored = Study.objects.filter(pk=self.pk).values("design", "slug", "status", "launched_at").first()
+        if stored is None:
+            return
+        errors: dict[str, str] = {}
+        if stored["design"] != self.design and self.participants.exists():
+            errors["design"] = ("Cannot change the design of a study that participants have started: "
+                                "their records follow the old design. Duplicate the study instead.")
+        launched = stored["status"] != self.Status.DRAFT or stored["launched_at"] is not None
+        if launched and stored["slug"] != self.slug:
+            errors["slug"] = "The slug is part of the participant link; it cannot change after launch."
+        current = self.consent_versions.order_by("-number").first()
+        if launched and current is not None and current.text != self.consent_text:
+            errors["consent_text"] = ("The consent of a launched study cannot be edited in place: participants "
+                                      "agreed to it. Supersede it with a new version instead.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class ConditionManager(models.Manager):
@@ -119,7 +187,12 @@ class Condition(models.Model):
 
     natural_key.dependencies = ["studies.study"]
 
+    #: Text a participant may read; after launch only typo fixes (each logged in AuditEntry by the services).
+    WORDING_FIELDS = ("name", "description")
+
     def clean(self) -> None:
+        if self.study_id is not None and self.study.is_launched:
+            self._launched_errors()
         if self.pk is None:
             return
         stored = Condition.objects.filter(pk=self.pk).values("stimulus_grid_id", "stimulus_image").first()
@@ -130,6 +203,19 @@ class Condition(models.Model):
             errors["stimulus_grid"] = "Cannot change the stimulus grid: participants were already shown this condition."
         if (stored["stimulus_image"] or "") != (self.stimulus_image.name or ""):
             errors["stimulus_image"] = "Cannot change the stimulus image: participants were already shown this condition."
+        if errors:
+            raise ValidationError(errors)
+
+    def _launched_errors(self) -> None:
+        if self.pk is None:
+            raise ValidationError({"study": "Cannot add a condition to a launched study: participants were "
+                                            "already allocated. Close it and create a new study instead."})
+        stored = Condition.objects.filter(pk=self.pk).values("slug", *self.WORDING_FIELDS).first()
+        if stored is None:
+            return
+        errors = _launched_text_errors(self, stored, self.WORDING_FIELDS, "a condition")
+        if stored["slug"] != self.slug:
+            errors["slug"] = "Cannot change the slug of a condition of a launched study: the data refer to it."
         if errors:
             raise ValidationError(errors)
 
@@ -160,6 +246,11 @@ class Item(models.Model):
 
     # Fields that define what a stored answer means; frozen once a study has answers.
     DATA_DEFINING_FIELDS = ("key", "kind", "page", "scale_points", "expected_answer", "reverse_coded")
+    #: Text a participant reads; after launch only typo fixes (each logged in AuditEntry by the services).
+    WORDING_FIELDS = ("text", "anchor_low", "anchor_high")
+    #: What else a participant saw; fixed once the study is launched.
+    LAUNCH_FIXED_FIELDS = ("key", "kind", "page", "scale_points", "expected_answer", "reverse_coded", "labels",
+                           "condition_id", "required", "group")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     condition = models.ForeignKey(
@@ -227,8 +318,25 @@ class Item(models.Model):
         if self.condition_id is not None and self.study_id is not None and self.condition.study_id != self.study_id:
             errors["condition"] = "The condition belongs to another study."
         errors.update(self._locked_field_errors())
+        errors.update(self._launched_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _launched_errors(self) -> dict[str, str]:
+        if self.study_id is None or not self.study.is_launched:
+            return {}
+        if self.pk is None:
+            return {"study": "Cannot add an item to a launched study: participants already answer its items. "
+                             "Close it and create a new study instead."}
+        stored = Item.objects.filter(pk=self.pk).values(*self.LAUNCH_FIXED_FIELDS, *self.WORDING_FIELDS).first()
+        if stored is None:
+            return {}
+        errors = _launched_text_errors(self, stored, self.WORDING_FIELDS, "an item")
+        for name in self.LAUNCH_FIXED_FIELDS:
+            if stored[name] != getattr(self, name):
+                errors.setdefault(name.removesuffix("_id"), f"Cannot change {name.removesuffix('_id')!r} of an item "
+                                  "of a launched study.")
+        return errors
 
     def _locked_field_errors(self) -> dict[str, str]:
         """Once a study has answers, fields that define their meaning cannot change (the data would lie)."""
@@ -259,6 +367,9 @@ class Participant(models.Model):
         DECLINED = "declined", "Declined consent"
         FAILED_ATTENTION = "failed_attention", "Failed attention check"
         TIMED_OUT = "timed_out", "Timed out"
+        REJECTED = "rejected", "Rejected on the platform"
+        SCREENED_OUT = "screened_out", "Screened out"
+        WITHDRAWN = "withdrawn", "Withdrew"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     condition = models.ForeignKey(
@@ -280,6 +391,17 @@ class Participant(models.Model):
     last_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     attention_failed = models.BooleanField(default=False)
+    consent_version = models.ForeignKey(
+        "ConsentVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="participants",
+        help_text="The consent text this participant agreed to.",
+    )
+    consented_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    platform_status = models.CharField(
+        max_length=32, blank=True, help_text="The submission's status on the recruiting platform (Prolific), as "
+        "last read.",
+    )
+    platform_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["study", "started_at", "pk"]
@@ -298,7 +420,7 @@ class Participant(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.COMPLETED, self.Status.FAILED_ATTENTION)
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED_ATTENTION, self.Status.SCREENED_OUT)
 
 
 class Response(models.Model):
@@ -344,3 +466,46 @@ class PageVisit(models.Model):
 
     class Meta:
         ordering = ["participant", "entered_at", "pk"]
+
+
+class ConsentVersion(models.Model):
+    """One wording of a study's consent text. A launched study's consent is never edited in place: a new
+    version supersedes it, and each participant keeps the version they agreed to."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="consent_versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "number"]
+        constraints = [models.UniqueConstraint(fields=["study", "number"], name="unique_consent_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} consent v{self.number}"
+
+
+class AuditEntry(models.Model):
+    """What was done to a launched study or its data, by whom and when; never the participants' data itself
+    (a deletion records how many rows of which kind went, not their content)."""
+
+    class Action(models.TextChoices):
+        PARTICIPANT_DELETED = "participant_deleted", "Participant data deleted (data-protection request)"
+        PARTICIPANT_WITHDREW = "participant_withdrew", "Participant withdrew"
+        WORDING_FIXED = "wording_fixed", "Typo fixed in a launched study"
+        CONSENT_SUPERSEDED = "consent_superseded", "Consent superseded by a new version"
+        PLATFORM_ACTION = "platform_action", "Action sent to the recruiting platform"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_entries")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["study", "created_at", "pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}: {self.action} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 
 from .models import Study
 from .services import PlatformIdentity
@@ -81,9 +81,74 @@ def prolific_completion_url(code: str) -> str:
     return f"{settings.PROLIFIC_COMPLETION_BASE_URL}?{urlencode({'cc': code})}"
 
 
-def study_entry_url(study: Study) -> str:
+@dataclass(frozen=True)
+class CompletionPath:
+    """One way a participant leaves the study, the code they are sent back with, and what Prolific should
+    do with a submission carrying it (the code type and action to choose when adding the code on Prolific:
+    docs.prolific.com, "Completion codes")."""
+
+    status: str
+    label: str
+    code_field: str
+    prolific_code_type: str
+    prolific_action: str
+
+
+COMPLETION_PATHS = (
+    CompletionPath("completed", "Completed", "completion_code", "COMPLETED", "AUTOMATICALLY_APPROVE"),
+    CompletionPath("failed_attention", "Failed attention check", "attention_fail_code", "FAILED_ATTENTION_CHECK",
+                   "MANUALLY_REVIEW"),
+    CompletionPath("declined", "Declined consent", "declined_code", "NO_CONSENT", "REQUEST_RETURN"),
+    CompletionPath("screened_out", "Screened out", "screened_out_code", "SCREENED_OUT", "FIXED_SCREENOUT_PAYMENT"),
+)
+
+
+def completion_codes(study: Study) -> list[dict[str, str]]:
+    """Every completion path with the study's code for it (empty: none set), its Prolific completion URL and
+    the action Prolific should take."""
+    rows = []
+    for path in COMPLETION_PATHS:
+        code = getattr(study, path.code_field)
+        rows.append({"status": path.status, "label": path.label, "code": code,
+                     "url": prolific_completion_url(code) if code else "",
+                     "prolific_code_type": path.prolific_code_type, "prolific_action": path.prolific_action})
+    return rows
+
+
+#: Where `manage.py runserver` listens by default: the base of links printed outside any request (command
+#: output) while PUBLIC_BASE_URL is unset.
+RUNSERVER_BASE_URL = "http://127.0.0.1:8000"
+
+
+def public_base_url(request: HttpRequest | None = None) -> str:
+    """Scheme and host participants reach this server at: PUBLIC_BASE_URL when set, else the host the
+    request came to (so a server on another port or machine links to itself), else, for printed links,
+    runserver's default address."""
+    configured = settings.PUBLIC_BASE_URL.rstrip("/")
+    if configured:
+        return configured
+    if request is None:
+        return RUNSERVER_BASE_URL
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _origin(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port or {"http": 80, "https": 443}.get(parts.scheme))
+
+
+def public_base_url_mismatch(request: HttpRequest) -> str:
+    """The configured PUBLIC_BASE_URL when it names another host or port than the one this request reached
+    (links pasted into a platform would then lead elsewhere); empty when it is unset or agrees."""
+    configured = settings.PUBLIC_BASE_URL.rstrip("/")
+    if configured and _origin(configured) != _origin(request.build_absolute_uri("/")):
+        return configured
+    return ""
+
+
+def study_entry_url(study: Study, *, request: HttpRequest | None = None) -> str:
     """The URL to paste into the recruiting platform (with Prolific's placeholders)."""
-    base = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/s/{study.slug}/"
+    base = f"{public_base_url(request)}/s/{study.slug}/"
     if study.platform == Study.Platform.PROLIFIC:
         return base + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
     return base

@@ -1,4 +1,4 @@
-"""Reads of the studies app: fill counts for assignment, the pages and items a participant sees, exports."""
+"""Reads of the studies app: fill counts for assignment, the pages and items a participant sees."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -65,6 +65,12 @@ def study_has_responses(*, study: Study) -> bool:
     return Response.objects.filter(item__study=study).exists()
 
 
+def participant_by_token(*, study_slug: str, token: str) -> Participant | None:
+    """The participant of a study by their (unsigned) token, with what their pages show; None if unknown."""
+    return (Participant.objects.select_related("study", "condition__stimulus_grid")
+            .filter(token=token, study__slug=study_slug).first())
+
+
 def participant_items(*, participant: Participant, page: str | None = None) -> QuerySet[Item]:
     """Items this participant answers (shared items plus those of their condition), optionally of one page."""
     items = Item.objects.filter(study_id=participant.study_id).filter(
@@ -125,59 +131,3 @@ def participant_list(*, study: Study) -> QuerySet[Participant]:
         .annotate(response_count=Count("responses"))
         .order_by("started_at", "pk")
     )
-
-
-EXPORT_COLUMNS = (
-    "participant",
-    "condition",
-    "status",
-    "is_simulated",
-    "attention_failed",
-    "item",
-    "group",
-    "kind",
-    "page",
-    "scale_points",
-    "reverse_coded",
-    "value",
-    "answered_at",
-)
-
-
-def study_responses_long(
-    *, study: Study, include_simulated: bool = False, include_unfinished: bool = False
-) -> list[dict[str, Any]]:
-    """One row per answer ("long" format), ready for analysis or export.
-
-    By default only participants who reached the end (completed or failed an attention check; the
-    `attention_failed` column lets analyses exclude the latter) and who are real people.
-    Participants are identified by their row number, never by platform ids.
-    """
-    responses = Response.objects.filter(participant__study=study).select_related("participant__condition", "item")
-    if not include_simulated:
-        responses = responses.filter(participant__is_simulated=False)
-    if not include_unfinished:
-        responses = responses.filter(
-            participant__status__in=[Participant.Status.COMPLETED, Participant.Status.FAILED_ATTENTION]
-        )
-    rows = []
-    for response in responses.order_by("participant_id", "item__page", "item__order", "item_id"):
-        participant, item = response.participant, response.item
-        rows.append(
-            {
-                "participant": participant.pk,
-                "condition": participant.condition.slug if participant.condition else "",
-                "status": participant.status,
-                "is_simulated": participant.is_simulated,
-                "attention_failed": participant.attention_failed,
-                "item": item.key,
-                "group": item.group,
-                "kind": item.kind,
-                "page": item.page,
-                "scale_points": item.scale_points if item.is_scaled else None,
-                "reverse_coded": item.reverse_coded,
-                "value": response.value_text if item.kind == Item.Kind.FREE_TEXT else response.value_int,
-                "answered_at": response.updated_at.isoformat(),
-            }
-        )
-    return rows

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from explainers.models import StimulusGrid
 
 from . import recruitment, selectors, services
-from .models import Condition, Item, Participant, Study
+from .models import AuditEntry, Condition, ConsentVersion, Item, Participant, Study
 
 
 def as_drf_error(error: DjangoValidationError) -> serializers.ValidationError:
@@ -43,15 +43,16 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = [
-            "slug", "title", "description", "status", "platform", "target_per_condition", "completion_code",
-            "attention_fail_code", "consent_text", "instructions_text", "instructions_video_url",
+            "slug", "title", "description", "status", "design", "platform", "target_per_condition", "completion_code",
+            "attention_fail_code", "declined_code", "screened_out_code", "consent_text", "instructions_text",
+            "instructions_video_url",
             "randomize_items", "min_stimulus_seconds", "owner", "participant_url", "created_at", "launched_at",
         ]
         read_only_fields = ["status", "created_at", "launched_at"]
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_participant_url(self, study: Study) -> str:
-        return recruitment.study_entry_url(study)
+        return recruitment.study_entry_url(study, request=self.context.get("request"))
 
     def validate_slug(self, value: str) -> str:
         if self.instance is not None and value != self.instance.slug and self.instance.status != Study.Status.DRAFT:
@@ -176,19 +177,25 @@ class ParticipantSerializer(serializers.ModelSerializer):
         return data
 
 
-class ResponseRowSerializer(serializers.Serializer):
-    """One answer in long format (see studies.selectors.study_responses_long)."""
+class PlatformIdSerializer(serializers.Serializer):
+    platform_id = serializers.CharField(max_length=128, help_text="PROLIFIC_PID or MTurk workerId.")
 
-    participant = serializers.IntegerField()
-    condition = serializers.CharField()
-    status = ParticipantStatusField()
-    is_simulated = serializers.BooleanField()
-    attention_failed = serializers.BooleanField()
-    item = serializers.CharField()
-    group = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Item.Kind.choices)
-    page = serializers.ChoiceField(choices=Item.Page.choices)
-    scale_points = serializers.IntegerField(allow_null=True)
-    reverse_coded = serializers.BooleanField()
-    value = serializers.JSONField(help_text="An integer for scaled items, text for free text.")
-    answered_at = serializers.DateTimeField()
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", read_only=True, default=None)
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "action", "actor", "detail", "created_at"]
+        read_only_fields = fields
+
+
+class ConsentSupersedeSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=20000)
+
+
+class ConsentVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentVersion
+        fields = ["number", "text", "created_at"]
+        read_only_fields = fields

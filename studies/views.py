@@ -7,9 +7,9 @@ cookie so that reopening the study link resumes), never by a row id.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -18,9 +18,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import recruitment, selectors, services
-from .models import Item, Participant, Study
+from .designs.registry import design_for
+from .forgery import PARTICIPANT_SIGNER_SALT as _SIGNER_SALT
+from .forgery import participant_forgery_protected
+from .models import FREE_TEXT_MAX_LENGTH, Participant, Study
 
-_SIGNER_SALT = "studies.participant"
 _COOKIE_MAX_AGE = 14 * 24 * 3600
 ITEM_FIELD_PREFIX = "item-"
 
@@ -48,12 +50,10 @@ def _participant_from(slug: str, ptoken: str) -> Participant:
         token = signing.Signer(salt=_SIGNER_SALT).unsign(ptoken)
     except signing.BadSignature as exc:
         raise Http404("This study link is not valid.") from exc
-    try:
-        return Participant.objects.select_related("study", "condition__stimulus_grid").get(
-            token=token, study__slug=slug
-        )
-    except Participant.DoesNotExist as exc:
-        raise Http404("This study link is not valid.") from exc
+    participant = selectors.participant_by_token(study_slug=slug, token=token)
+    if participant is None:
+        raise Http404("This study link is not valid.")
+    return participant
 
 
 def _message(request: HttpRequest, study: Study | None, title: str, text: str, status: int = 200) -> HttpResponse:
@@ -64,9 +64,16 @@ def _cookie_name(study: Study) -> str:
     return f"study_{study.pk}"
 
 
+def _declined_page(request: HttpRequest, participant: Participant, *, status: int = 200) -> HttpResponse:
+    code = services.completion_code(participant=participant)
+    context = {"study": participant.study, "participant": participant, "code": code,
+               "return_url": recruitment.prolific_completion_url(code) if code else ""}
+    return render(request, "studies/declined.html", context, status=status)
+
+
 def _finished_response(request: HttpRequest, participant: Participant) -> HttpResponse | None:
     if participant.status == Participant.Status.DECLINED:
-        return render(request, "studies/declined.html", {"study": participant.study, "participant": participant})
+        return _declined_page(request, participant)
     if participant.is_finished:
         return HttpResponseRedirect(participant_url(participant, "complete"))
     return None
@@ -84,7 +91,7 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     participant = None
     if study.platform == Study.Platform.LINK:
         token = request.get_signed_cookie(_cookie_name(study), default=None, salt=_SIGNER_SALT)
-        participant = Participant.objects.filter(study=study, token=token).first() if token else None
+        participant = selectors.participant_by_token(study_slug=study.slug, token=token) if token else None
     if participant is None:
         try:
             participant = services.participant_enter(study=study, identity=arrival.identity)
@@ -117,23 +124,12 @@ def _answers_from_post(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _repeats_stored_answers(request: HttpRequest, participant: Participant) -> bool:
-    """Whether a POST carries exactly the answers already stored for its items (a network retry)."""
-    posted = _answers_from_post(request)
-    if not posted or request.POST.get("action") == "back":
-        return False
-    stored = selectors.participant_answers(participant=participant)
-
-    def same(key: str, value: Any) -> bool:
-        before = stored.get(key)
-        before = "" if before is None else str(before).strip()
-        return before == str(value).strip()
-
-    return all(same(key, value) for key, value in posted.items())
+def _direction_from_post(request: HttpRequest) -> str:
+    return "back" if request.POST.get("action") == "back" else "next"
 
 
 def _page_context(participant: Participant, page: str, answers: dict[str, Any], errors: dict[str, list[str]]):
-    pages = selectors.participant_pages(participant=participant)
+    pages = design_for(participant.study).pages(participant=participant)
     index = pages.index(page) if page in pages else len(pages) - 1
     items = selectors.participant_page_items(participant=participant, page=page) if page in pages else []
     rows = []
@@ -163,15 +159,26 @@ def _page_context(participant: Participant, page: str, answers: dict[str, Any], 
         "is_last_question_page": index == len(pages) - 2,
         "save_url": reverse("studies:save", kwargs={"slug": participant.study.slug, "ptoken": sign_token(participant),
                                                     "page": page}),
-        "text_limit": services.FREE_TEXT_MAX_LENGTH,
+        "text_limit": FREE_TEXT_MAX_LENGTH,
+        "min_seconds_left": _min_seconds_left(participant, page),
     }
 
 
-def _render_page(request, participant, page, *, answers=None, errors=None, status=200) -> HttpResponse:
+def _min_seconds_left(participant: Participant, page: str) -> int:
+    """Seconds of the stimulus page's minimum viewing time still to go (server clock, so a reload does not
+    restart the countdown)."""
+    minimum = participant.study.min_stimulus_seconds
+    if page != "stimulus" or not minimum:
+        return 0
+    return max(math.ceil(minimum - selectors.participant_seconds_on_page(participant=participant, page=page)), 0)
+
+
+def _render_page(request, participant, page, *, answers=None, errors=None, notice="", status=200) -> HttpResponse:
     stored = selectors.participant_answers(participant=participant)
     if answers:
         stored.update(answers)
     context = _page_context(participant, page, stored, errors or {})
+    context["notice"] = notice
     template = {"consent": "studies/consent.html", "instructions": "studies/instructions.html"}.get(
         page, "studies/questions.html"
     )
@@ -196,25 +203,28 @@ def _complete_page(request: HttpRequest, participant: Participant, *, refused: b
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@participant_forgery_protected
 def participant_page(request: HttpRequest, slug: str, ptoken: str, page: str) -> HttpResponse:
     participant = _participant_from(slug, ptoken)
-    if page not in selectors.PAGE_SEQUENCE:
+    design = design_for(participant.study)
+    if page not in selectors.PAGE_SEQUENCE and page not in design.own_pages:
         raise Http404("No such page.")
     if participant.status == Participant.Status.DECLINED:
-        return render(request, "studies/declined.html", {"study": participant.study}, status=
-                      409 if request.method == "POST" else 200)
+        return _declined_page(request, participant, status=409 if request.method == "POST" else 200)
     if participant.is_finished:
         if request.method == "POST":
-            # A retry of the submission that finished the study (its response was lost on the way back) is
-            # answered like the original; anything else after the end is refused and changes nothing.
-            return _complete_page(request, participant, refused=not _repeats_stored_answers(request, participant))
+            return _post_after_the_end(request, participant)
         if page != "complete":
             return HttpResponseRedirect(participant_url(participant, "complete"))
         return _complete_page(request, participant)
     if participant.status in (Participant.Status.RETURNED, Participant.Status.TIMED_OUT):
         participant = services.participant_resume(participant=participant)
     if page != participant.current_page:
+        if request.method == "POST" and page in selectors.QUESTION_PAGES:
+            return _post_of_an_earlier_page(request, participant, page)
         return HttpResponseRedirect(participant_url(participant, participant.current_page))
+    if page in design.own_pages:
+        return design.page_view(request, participant=participant, page=page)
     if request.method != "POST":
         services.page_visit_open(participant=participant, page=page)
         return _render_page(request, participant, page)
@@ -233,23 +243,53 @@ def _handle_post(request: HttpRequest, participant: Participant, page: str) -> H
             return _message(request, participant.study, participant.study.title,
                             UNAVAILABLE_MESSAGES[unavailable.reason])
         if participant.status == Participant.Status.DECLINED:
-            return render(request, "studies/declined.html", {"study": participant.study})
+            return _declined_page(request, participant)
         return HttpResponseRedirect(participant_url(participant, participant.current_page))
     answers = _answers_from_post(request)
-    direction = "back" if request.POST.get("action") == "back" else "next"
+    direction = _direction_from_post(request)
     try:
         participant = services.participant_navigate(
             participant=participant, page=page, answers=answers, direction=direction
         )
+    except services.StimulusTooEarly as too_early:
+        return _render_page(request, participant, page, answers=answers, notice=too_early.messages[0],
+                            status=400)
     except ValidationError as error:
         participant.refresh_from_db()
         if participant.is_finished:
-            return _complete_page(request, participant, refused=True)
+            # A second POST of Finish (a double click) that lost the race to the first one.
+            return _post_after_the_end(request, participant)
+        return _render_page(request, participant, page, answers=answers, errors=error.message_dict, status=400)
+    return HttpResponseRedirect(participant_url(participant, participant.current_page))
+
+
+def _post_after_the_end(request: HttpRequest, participant: Participant) -> HttpResponse:
+    """A retry or a double click of the submission that finished the study is answered like the original
+    (the completion redirect); anything else after the end is refused and changes nothing."""
+    retry = services.submission_is_retry(participant=participant, answers=_answers_from_post(request),
+                                         direction=_direction_from_post(request))
+    return _complete_page(request, participant, refused=not retry)
+
+
+def _post_of_an_earlier_page(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
+    """A page the participant left earlier was submitted again (browser Back, an old tab): its answers are
+    saved with their revisions, and the participant goes on where they were."""
+    answers = _answers_from_post(request)
+    try:
+        services.participant_revise_earlier_page(participant=participant, page=page, answers=answers)
+    except services.PageOutOfDate:
+        pass
+    except services.ParticipantFinished:
+        participant.refresh_from_db()
+        if participant.is_finished:
+            return _post_after_the_end(request, participant)
+    except ValidationError as error:
         return _render_page(request, participant, page, answers=answers, errors=error.message_dict, status=400)
     return HttpResponseRedirect(participant_url(participant, participant.current_page))
 
 
 @require_POST
+@participant_forgery_protected
 def participant_save(request: HttpRequest, slug: str, ptoken: str, page: str) -> JsonResponse:
     """Autosave one or more answers of the current page (JSON {"answers": {item key: value}})."""
     participant = _participant_from(slug, ptoken)
@@ -260,18 +300,30 @@ def participant_save(request: HttpRequest, slug: str, ptoken: str, page: str) ->
     answers = payload.get("answers") if isinstance(payload, dict) else None
     if not isinstance(answers, dict):
         return JsonResponse({"errors": {"answers": ["Send {\"answers\": {item key: value}}."]}}, status=400)
-    if page not in (Item.Page.STIMULUS, Item.Page.SATISFACTION, Item.Page.FREE_TEXT):
-        return JsonResponse({"errors": {"page": ["This page has no questions."]}}, status=400)
-    if participant.status == Participant.Status.ACTIVE and page != participant.current_page:
-        return JsonResponse({"errors": {"page": ["This page is out of date; reload to continue."]}}, status=409)
     try:
-        saved = services.responses_save(participant=participant, page=page, answers=answers)
-    except services.ParticipantFinished as error:
+        saved = services.responses_autosave(participant=participant, page=page, answers=answers)
+    except (services.ParticipantFinished, services.PageOutOfDate) as error:
         return JsonResponse({"errors": error.message_dict}, status=409)
     except ValidationError as error:
         return JsonResponse({"errors": error.message_dict}, status=400)
     return JsonResponse({"saved": sorted(response.item.key for response in saved)})
 
 
-def participant_url_for_base(participant: Participant) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + participant_url(participant)
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@participant_forgery_protected
+def participant_withdraw(request: HttpRequest, slug: str, ptoken: str, page: str) -> HttpResponse:
+    """Withdraw from the study at any point: GET asks for confirmation, POST deletes the participant's data."""
+    participant = _participant_from(slug, ptoken)
+    study = participant.study
+    if participant.status == Participant.Status.WITHDRAWN:
+        return render(request, "studies/withdrawn.html", {"study": study, "code": services.completion_code(
+            participant=participant)})
+    if request.method != "POST":
+        return render(request, "studies/withdraw.html", {
+            "study": study, "participant": participant,
+            "back_url": participant_url(participant, participant.current_page),
+        })
+    participant = services.participant_withdraw(participant=participant)
+    return render(request, "studies/withdrawn.html", {"study": study, "code": services.completion_code(
+        participant=participant)})

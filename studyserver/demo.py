@@ -1,4 +1,5 @@
-"""Build the seed study end to end on the embedded default (see studyserver/seed_study.py).
+"""Build the seed study end to end on the embedded default, from its study template
+(studies/study_templates/two4two_counterfactuals.json).
 
 Every step reuses what a previous run left when it is still valid, so a second run takes seconds:
 the rendered data (cached by the trainer), the checkpoint (reused when it loads, its sha256 verifies and
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from studyserver import seed_study
+from studies.study_templates import StudyTemplate, StudyTemplateError, seed_template, study_from_template, template_load
 
 Say = Callable[[str], None]
 
@@ -68,9 +69,10 @@ def check_port_free(host: str, port: int) -> None:
 
 def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False):
     """The demo checkpoint: reuse a valid cached one, else train it. Returns (LoadedCheckpoint, reused)."""
-    from explainers.exceptions import CheckpointError
-    from explainers.services import checkpoint_load, model_train
-    from explainers.training import preset as training_preset
+    from explainers.core.errors import CheckpointError
+    from explainers.core.training.glow import preset as training_preset
+    from explainers.services.checkpoints import checkpoint_load
+    from explainers.services.training import model_train
 
     path = Path(settings.ARTIFACTS_ROOT) / "models" / f"two4two-{preset}.pt"
     wanted = training_preset(preset).to_dict()
@@ -103,7 +105,8 @@ def grid_ensure(*, checkpoint, method: str):
     from tqdm import tqdm
 
     from explainers.models import StimulusGrid
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     ready = StimulusGrid.objects.filter(checkpoint=checkpoint, method=method,
                                         status=StimulusGrid.Status.READY).order_by("-pk").first()
@@ -150,55 +153,22 @@ def _grant_researcher_permissions(user) -> None:
     user.user_permissions.add(*permissions)
 
 
-@transaction.atomic
-def study_build(*, owner, grids: dict[str, object]):
-    """Create the seed study with its conditions, items and hypotheses, then launch it (all or nothing)."""
-    from stats.services import hypothesis_create
-    from studies.models import Item, Study
-    from studies.services import condition_create, item_create, study_create, study_launch
-
-    study = study_create(
-        owner=owner, slug=seed_study.SLUG, title=seed_study.TITLE,
-        description="Rate six statements about which patterns a neural network uses, looking at a grid of images.",
-        platform=Study.Platform.PROLIFIC, completion_code="C1SEED01", attention_fail_code="C0ATTN01",
-        consent_text=seed_study.CONSENT_TEXT, instructions_text=seed_study.INSTRUCTIONS_TEXT,
-        target_per_condition=30, min_stimulus_seconds=30, randomize_items=False,
-    )
-    for order, spec in enumerate(seed_study.CONDITIONS):
-        condition_create(study=study, slug=spec["slug"], name=spec["name"], description=spec["description"],
-                         order=order, stimulus_grid=grids[spec["method"]])
-    order = 0
-
-    def add(key: str, text: str, **fields) -> None:
-        nonlocal order
-        order += 1
-        item_create(study=study, key=key, text=text, order=order, **fields)
-
-    likert = {"scale_points": 7, "labels": seed_study.AGREEMENT_LABELS,
-              "anchor_low": seed_study.AGREEMENT_LABELS[0], "anchor_high": seed_study.AGREEMENT_LABELS[-1]}
-    for key, text in seed_study.PATTERN_STATEMENTS:
-        add(key, text, kind=Item.Kind.LIKERT, group="pattern", page=Item.Page.STIMULUS, **likert)
-    key, text, expected = seed_study.ATTENTION_CHECK
-    add(key, text, kind=Item.Kind.ATTENTION_CHECK, group="attention", page=Item.Page.STIMULUS,
-        expected_answer=expected, **likert)
-    for key, text in seed_study.SATISFACTION_STATEMENTS:
-        add(key, text, kind=Item.Kind.LIKERT, group="satisfaction", page=Item.Page.SATISFACTION, **likert)
-    for index, (key, text) in enumerate(seed_study.FREE_TEXT):
-        add(key, text, kind=Item.Kind.FREE_TEXT, group="feedback", page=Item.Page.FREE_TEXT,
-            required=index == 0)
-    for hypothesis in seed_study.HYPOTHESES:
-        hypothesis_create(study=study, **hypothesis)
-    return study_launch(study=study)
+#: The study designs `manage.py demo --design` builds, and the template of each.
+DEMO_TEMPLATES = {"between_group": "two4two_counterfactuals", "trials": "cem_maf_two4two"}
 
 
-def demo_build(*, quick: bool, say: Say, retrain: bool = False) -> DemoResult:
+def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "between_group") -> DemoResult:
     """Everything up to a live study; see the module docstring."""
     from django.core.management import call_command
 
-    from explainers.services import checkpoint_register
+    from explainers.services.checkpoints import checkpoint_register
     from studies.models import Study
     from studies.recruitment import study_entry_url
 
+    try:
+        template = seed_template() if design == "between_group" else template_load(DEMO_TEMPLATES[design])
+    except StudyTemplateError as exc:
+        raise DemoError(f"The demo study's template cannot be read: {exc}") from exc
     check_writable([Path(settings.VAR_DIR), Path(settings.MEDIA_ROOT), Path(settings.ARTIFACTS_ROOT)])
     reused: list[str] = []
     say("[1/5] database: applying migrations")
@@ -219,18 +189,31 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False) -> DemoResult:
         checkpoint.owner = owner
         checkpoint.save(update_fields=["owner"])
 
+    if design == "trials":
+        from studies.designs.trials.demo import trials_demo_study
+
+        say("[3/5] stimuli and study: the trials' explanation images and the counterbalanced trials study")
+        try:
+            study, study_reused = trials_demo_study(template, owner=owner, loaded=loaded, say=say)
+        except StudyTemplateError as exc:
+            raise DemoError(f"The trials study could not be built: {exc}") from exc
+        reused += ["study"] if study_reused else []
+        say(f"  study {study.slug!r} " + ("exists" if study_reused else "created and launched"))
+        say("[5/5] ready")
+        return _demo_result(study, owner, password, metrics, reused)
+
     say("[3/5] stimuli: pregenerating the baseline and counterfactual-interpolation grids (30 × 5)")
     grids = {}
-    for spec in seed_study.CONDITIONS:
-        grid, grid_reused = grid_ensure(checkpoint=checkpoint, method=spec["method"])
-        grids[spec["method"]] = grid
+    for spec in template.conditions:
+        grid, grid_reused = grid_ensure(checkpoint=checkpoint, method=spec.method)
+        grids[spec.method] = grid
         if grid_reused:
-            reused.append(f"{spec['method']} grid")
-        say(f"  {spec['name']}: grid #{grid.pk} ready" + (" (cached)" if grid_reused else ""))
+            reused.append(f"{spec.method} grid")
+        say(f"  {spec.name}: grid #{grid.pk} ready" + (" (cached)" if grid_reused else ""))
 
     say("[4/5] study: questionnaire, conditions and preregistered hypotheses")
-    study = Study.objects.filter(slug=seed_study.SLUG).first()
-    if study is not None and _study_uses(study, grids):
+    study = Study.objects.filter(slug=template.slug).first()
+    if study is not None and _study_uses(study, template, grids):
         reused.append("study")
         say(f"  study {study.slug!r} exists ({study.status})")
     else:
@@ -244,10 +227,19 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False) -> DemoResult:
             with transaction.atomic():
                 study.participants.all().delete()
                 study.delete()
-        study = study_build(owner=owner, grids=grids)
+        try:
+            study = study_from_template(template, owner=owner, grids=grids, launch=True)
+        except StudyTemplateError as exc:
+            raise DemoError(f"The seed study could not be built: {exc}") from exc
         say(f"  study {study.slug!r} created and launched")
 
     say("[5/5] ready")
+    return _demo_result(study, owner, password, metrics, reused)
+
+
+def _demo_result(study, owner, password: str, metrics: dict, reused: list[str]) -> DemoResult:
+    from studies.recruitment import study_entry_url
+
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     example = (f"{base}/s/{study.slug}/?PROLIFIC_PID=DEMO{secrets.token_hex(4).upper()}"
                f"&STUDY_ID=demo-study&SESSION_ID=demo-session")
@@ -264,7 +256,7 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False) -> DemoResult:
     )
 
 
-def _study_uses(study, grids: dict[str, object]) -> bool:
+def _study_uses(study, template: StudyTemplate, grids: dict[str, object]) -> bool:
     linked = {c.slug: c.stimulus_grid_id for c in study.conditions.all()}
-    wanted = {spec["slug"]: grids[spec["method"]].pk for spec in seed_study.CONDITIONS}
+    wanted = {spec.slug: grids[spec.method].pk for spec in template.conditions}
     return linked == wanted

@@ -35,21 +35,26 @@ class ParticipantFramingMiddleware:
     nothing else: every other page keeps X-Frame-Options DENY.
 
     Modern browsers obey CSP frame-ancestors over X-Frame-Options, so the participant pages name exactly the
-    MTurk hosts that may embed them.
+    sites that may embed them: MTURK_FRAME_ANCESTORS (the worker sites) and the MTURK_SUBMIT_HOSTS.
     """
 
     PARTICIPANT_PREFIX = "/s/"
 
     def __init__(self, get_response):
+        self.get_response = get_response
+
+    @staticmethod
+    def policy() -> str:
         from django.conf import settings
 
-        self.get_response = get_response
-        hosts = " ".join(f"https://{host}" for host in settings.MTURK_SUBMIT_HOSTS)
-        self.policy = f"frame-ancestors 'self' {hosts}".strip()
+        sources = list(dict.fromkeys(
+            [*settings.MTURK_FRAME_ANCESTORS, *(f"https://{host}" for host in settings.MTURK_SUBMIT_HOSTS)]
+        ))
+        return " ".join(["frame-ancestors 'self'", *sources])
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if request.path.startswith(self.PARTICIPANT_PREFIX):
             response.xframe_options_exempt = True
-            response.setdefault("Content-Security-Policy", self.policy)
+            response.setdefault("Content-Security-Policy", self.policy())
         return response

@@ -53,7 +53,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from static files: the docs work offline
     "studies",
+    "studies.designs.trials.apps.TrialsConfig",
+    "studies.designs.annotation.apps.AnnotationConfig",
     "explainers",
     "stats",
     "studyserver",
@@ -86,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "studies.forgery.participant_form_token_context",
             ],
         },
     },
@@ -153,9 +157,18 @@ PROLIFIC_COMPLETION_BASE_URL = env_str(
     "PROLIFIC_COMPLETION_BASE_URL", "https://app.prolific.com/submissions/complete"
 )
 MTURK_SUBMIT_HOSTS = env_list("MTURK_SUBMIT_HOSTS", ["www.mturk.com", "workersandbox.mturk.com"])
+# Sites allowed to frame the participant pages (CSP frame-ancestors). MTurk shows an ExternalQuestion inside
+# the worker site (worker.mturk.com) and, for older HIT views and the sandbox, inside the submit hosts.
+MTURK_FRAME_ANCESTORS = env_list(
+    "MTURK_FRAME_ANCESTORS",
+    ["https://worker.mturk.com", "https://workersandbox.mturk.com", "https://www.mturk.com",
+     "https://sandbox.mturk.com"],
+)
 # Participants active within this many minutes keep their place when assigning conditions.
 ASSIGNMENT_ACTIVE_CUTOFF_MINUTES = env_int("ASSIGNMENT_ACTIVE_CUTOFF_MINUTES", 60, minimum=1)
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The address participants reach this server at, for links shown where no request says it (the MTurk XML
+# of a proxied site, printed URLs). Empty: links use the host of the request that shows them.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -178,6 +191,10 @@ SPECTACULAR_SETTINGS = {
     # Anonymous visitors reach only participant pages; the schema and docs are for signed-in researchers.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads its scripts from this server, not a CDN, so it works without internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models call a choices field "status" or "kind"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "studies.models.Study.Status",

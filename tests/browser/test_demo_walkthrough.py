@@ -9,9 +9,12 @@ import re
 import pytest
 from django.core.management import call_command
 
-from studyserver import seed_study
+from studies.study_templates import seed_template
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_participant_flow import PROLIFIC_BASE
+
+SEED = seed_template()
+ATTENTION = next(item for item in SEED.items if item.kind == "attention_check")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -40,7 +43,7 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
 
     page = browser_page
     # The seed study asks for 30 s on the stimulus page; the walkthrough should not wait that long.
-    Study.objects.filter(slug=seed_study.SLUG).update(min_stimulus_seconds=0)
+    Study.objects.filter(slug=SEED.slug).update(min_stimulus_seconds=0)
 
     page.goto(_printed(demo_summary, "Participant URL"))
     page.click("#agree")
@@ -51,22 +54,22 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
     # Whichever condition was assigned, its pregenerated 30 x 5 grid is on the page with its headers.
     assert page.locator(".stimulus-grid img").count() == 150
     assert "Stretchy, very confident" in page.content() and "Sticky, very confident" in page.content()
-    for key, _ in seed_study.PATTERN_STATEMENTS:
+    for key in [item.key for item in SEED.items if item.group == "pattern"]:
         page.check(f'input[name="item-{key}"][value="6"]')
-    attention_key, _, expected = seed_study.ATTENTION_CHECK
-    page.check(f'input[name="item-{attention_key}"][value="{expected}"]')
+    page.check(f'input[name="item-{ATTENTION.key}"][value="{ATTENTION.expected_answer}"]')
     page.screenshot(path=str(ARTIFACTS / "demo_participant_stimulus.png"))
     page.click("#next")
     page.wait_for_url("**/satisfaction/")
-    for key, _ in seed_study.SATISFACTION_STATEMENTS:
+    for key in [item.key for item in SEED.items if item.group == "satisfaction"]:
         page.check(f'input[name="item-{key}"][value="5"]')
     page.click("#next")
     page.wait_for_url("**/free_text/")
-    page.fill(f'textarea[name="item-{seed_study.FREE_TEXT[0][0]}"]', "The arms and the colour change.")
+    reasoning = next(item.key for item in SEED.items if item.kind == "free_text")
+    page.fill(f'textarea[name="item-{reasoning}"]', "The arms and the colour change.")
     page.screenshot(path=str(ARTIFACTS / "demo_participant_free_text.png"))
     with page.expect_request(lambda request: request.url.startswith(PROLIFIC_BASE)) as prolific:
         page.click("#next")
-    study = Study.objects.get(slug=seed_study.SLUG)
+    study = Study.objects.get(slug=SEED.slug)
     assert prolific.value.url == f"{PROLIFIC_BASE}?cc={study.completion_code}"
     participant = Participant.objects.get(study=study, is_simulated=False)
     assert participant.status == Participant.Status.COMPLETED and not participant.attention_failed
@@ -85,7 +88,7 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
     page.screenshot(path=str(ARTIFACTS / "demo_researcher_dashboard.png"), full_page=True)
     # Simulated participants (answering with the seed's reported shares) give the analysis data to show;
     # they are excluded unless the researcher asks for them.
-    call_command("simulate_participants", seed_study.SLUG, "--n", "12", stdout=io.StringIO())
+    call_command("simulate_participants", SEED.slug, "--n", "12", stdout=io.StringIO())
     page.goto(_printed(demo_summary, "Analysis") + "?include_simulated=1")
     body = page.locator("body").inner_text()
     assert "Kruskal" in body or "H(" in body, body[:2000]

@@ -17,7 +17,8 @@ def test_a_ready_grid_renders_with_sticky_headers_and_an_enlarge_dialog(live_ser
     from django.template import engines
     from PIL import Image
 
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="counterfactual_interpolation",
                        layout={**SMALL, "rows": 15}, enqueue=False)

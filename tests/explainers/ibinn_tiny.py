@@ -6,8 +6,10 @@ import functools
 
 import torch
 
-from explainers.ibinn_training import IBINNTrainConfig, ibinn_dataset_arrays, ibinn_train
-from explainers.nets.ibinn import IBINNConfig
+from explainers.core.nets.ibinn import IBINNConfig
+from explainers.core.training.ibinn import IBINNTrainConfig
+from explainers.core.training.ibinn import dataset_arrays as ibinn_dataset_arrays
+from explainers.core.training.loop import train as ibinn_train
 
 #: Raw 8×8 digits, one level, two dense couplings: ~90 % test accuracy after 80 steps (about 10 s on 1 core).
 TINY_DIGITS = IBINNTrainConfig(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from explainers.audit import AUDIT_PARAMETERS, REGRESSED_PARAMETERS, format_text, pearson_ci
-from explainers.services import model_train
+from explainers.core.evaluation.audit import AUDIT_PARAMETERS, REGRESSED_PARAMETERS, format_text, pearson_ci
+from explainers.services.training import model_train
 
 
 def test_pearson_ci_matches_the_fisher_interval():
@@ -25,7 +25,7 @@ def test_pearson_ci_matches_the_fisher_interval():
 
 def test_the_audit_command_reports_every_parameter_and_the_counterfactual_readout(tmp_path):
     model_train(out=tmp_path / "tiny.pt", preset="quick", image_size=16, steps=4, train_size=64, val_size=32)
-    from explainers.services import bias_audit_run
+    from explainers.services.audit import bias_audit_run
 
     report = bias_audit_run(path=tmp_path / "tiny.pt", n_test=40, n_regression=80, n_rows=4, regressor_steps=5)
     assert [row["parameter"] for row in report["correlations"]] == [name for name, _, _ in AUDIT_PARAMETERS]

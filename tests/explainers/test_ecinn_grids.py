@@ -1,4 +1,4 @@
-"""ECINN stimulus grids (issue 8): pregenerated through grid_pregenerate (eager) with the method in the manifest."""
+"""ECINN stimulus grids: pregenerated through grid_pregenerate (eager) with the method in the manifest."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,8 @@ LAYOUT = {"rows": 3, "columns": 3, "percentiles": [50], "held_out": 120, "batch_
 
 @pytest.fixture(scope="session")
 def ibinn_two4two_file(tmp_path_factory) -> Path:
-    from explainers.ibinn_training import ibinn_preset, ibinn_train_to_checkpoint
+    from explainers.core.training.ibinn import ibinn_preset
+    from explainers.core.training.run import train_to_checkpoint as ibinn_train_to_checkpoint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -35,7 +36,9 @@ def researcher(django_user_model):
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["ecinn", "ecinn_heatmap"])
 def test_ecinn_grid_pregenerates_to_ready(method, researcher, ibinn_two4two_file, settings):
-    from explainers.services import checkpoint_register, grid_create, grid_pregenerate
+    from explainers.services.checkpoints import checkpoint_register
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     checkpoint = checkpoint_register(path=ibinn_two4two_file, name="ibinn", owner=researcher)
     assert checkpoint.architecture == "ibinn"
@@ -55,7 +58,8 @@ def test_ecinn_grid_pregenerates_to_ready(method, researcher, ibinn_two4two_file
 
 @pytest.mark.django_db
 def test_ecinn_grid_configuration_errors(researcher, ibinn_two4two_file, tmp_path):
-    from explainers.services import checkpoint_register, grid_create
+    from explainers.services.checkpoints import checkpoint_register
+    from explainers.services.grids import grid_create
 
     checkpoint = checkpoint_register(path=ibinn_two4two_file, name="ibinn", owner=researcher)
     with pytest.raises(ValidationError, match="three columns"):

@@ -1,4 +1,4 @@
-"""Stimulus grids (issue 4): layout maths, the three grid kinds on a real tiny Glow, atomic publish, failures."""
+"""Stimulus grid services: the three grid kinds on a real tiny Glow, atomic publish, failures, bad input."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from explainers import grids
 from explainers.models import GridCell, StimulusGrid
 
 SMALL = {"rows": 5, "held_out": 200, "batch_size": 64}
@@ -19,8 +18,9 @@ def train_tiny_checkpoint(path: Path) -> Path:
     """A real GlowClassifier checkpoint at 16 px after a few dozen steps (accuracy is irrelevant here)."""
     import torch
 
-    from explainers.nets.glow import GlowConfig
-    from explainers.training import preset, train_to_checkpoint
+    from explainers.core.nets.glow import GlowConfig
+    from explainers.core.training.glow import preset
+    from explainers.core.training.run import train_to_checkpoint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -58,13 +58,14 @@ def researcher(django_user_model):
 
 @pytest.fixture
 def checkpoint(db, researcher, tiny_checkpoint_file):
-    from explainers.services import checkpoint_register
+    from explainers.services.checkpoints import checkpoint_register
 
     return checkpoint_register(path=tiny_checkpoint_file, name="tiny", owner=researcher)
 
 
 def make_grid(researcher, checkpoint, method, **layout) -> StimulusGrid:
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method=method, layout={**SMALL, **layout},
                        enqueue=False)
@@ -72,80 +73,11 @@ def make_grid(researcher, checkpoint, method, **layout) -> StimulusGrid:
 
 
 def held_out_logits(checkpoint, count=200):
-    from explainers.services import _grid_held_out_logits, checkpoint_load
+    from explainers.services.checkpoints import checkpoint_load
+    from explainers.services.held_out import held_out_logits as cached_logits
 
-    _, logits, _ = _grid_held_out_logits(checkpoint_load(checkpoint.file), grids.GridLayout(**{**SMALL, "held_out": count}))
+    _, logits, _ = cached_logits(checkpoint_load(checkpoint.file), count, batch_size=SMALL["batch_size"])
     return logits
-
-
-# --- pure layout maths -------------------------------------------------------------------------------
-
-
-def test_targets_are_symmetric_percentiles_of_absolute_logits():
-    logits = np.array([-4.0, -2.0, -1.0, 0.5, 1.0, 3.0, 5.0])
-    targets = grids.column_targets(logits, (33.3, 75.0))
-    a = np.percentile(np.abs(logits), [33.3, 75.0])
-    np.testing.assert_allclose(targets, [-a[1], -a[0], 0.0, a[0], a[1]])
-
-
-def test_bin_edges_are_midpoints_with_open_ends():
-    edges = grids.bin_edges(np.array([-4.0, -2.0, 0.0, 2.0, 4.0]))
-    np.testing.assert_allclose(edges, [-np.inf, -3.0, -1.0, 1.0, 3.0, np.inf])
-    np.testing.assert_array_equal(grids.assign_bins(np.array([-9.0, -3.0, -1.01, 0.0, 2.99, 3.0]), edges),
-                                  [0, 1, 1, 2, 3, 4])
-
-
-def test_column_labels_run_from_stretchy_to_sticky():
-    assert grids.column_labels(5) == ["Stretchy, very confident", "Stretchy, confident", "Borderline",
-                                      "Sticky, confident", "Sticky, very confident"]
-    assert grids.column_labels(3, left="A", right="B") == ["A, confident", "Borderline", "B, confident"]
-
-
-@pytest.mark.parametrize("layout, message", [
-    ({"rows": 0}, "rows must be at least 1"),
-    ({"percentiles": [75, 33.3]}, "strictly increasing"),
-    ({"percentiles": [0, 50]}, "strictly between 0 and 100"),
-    ({"columns": 4}, "columns must be"),
-    ({"rows": 30, "held_out": 100}, "held_out"),
-    ({"rows": "many"}, "whole number"),
-    ({"colour": 1}, "unknown layout key"),
-])
-def test_impossible_layouts_are_refused(layout, message):
-    with pytest.raises(grids.GridLayoutError, match=message):
-        grids.GridLayout.from_dict(layout)
-
-
-def test_default_layout_is_the_seed_studys_30_by_5():
-    layout = grids.GridLayout.from_dict({})
-    assert (layout.rows, layout.columns, layout.percentiles) == (30, 5, (33.3, 75.0))
-    assert layout.originals_per_bin() == 6
-    assert grids.GridLayout.from_dict({"percentiles": [50]}).columns == 3
-
-
-def test_draws_are_distinct_within_their_bin_and_seeded():
-    bins = np.repeat(np.arange(5), 20)
-    first = grids.draw_per_bin(bins, 6, 5, seed=3)
-    assert len(set(first.ravel())) == 30
-    assert all((bins[first[j]] == j).all() for j in range(5))
-    np.testing.assert_array_equal(first, grids.draw_per_bin(bins, 6, 5, seed=3))
-    assert not np.array_equal(first, grids.draw_per_bin(bins, 6, 5, seed=4))
-    with pytest.raises(grids.GridLayoutError, match="has 20"):
-        grids.draw_per_bin(bins, 21, 5, seed=0)
-
-
-def test_originals_form_diagonals():
-    draws = np.arange(30).reshape(5, 6)
-    rows = grids.original_rows(draws)
-    assert [column for _, column in rows[:7]] == [0, 1, 2, 3, 4, 0, 1]
-    assert sorted(source for source, _ in rows) == list(range(30))
-
-
-def test_isofactual_directions_are_orthogonal_to_w():
-    rng = np.random.default_rng(0)
-    z, w = rng.normal(size=(50, 8)), rng.normal(size=8)
-    directions, std = grids.isofactual_directions(z, w, 3)
-    assert np.abs(directions @ w).max() < 1e-9
-    assert (np.diff(std) <= 1e-12).all()
 
 
 # --- the three grid kinds on a real (tiny) invertible classifier -------------------------------------
@@ -196,7 +128,8 @@ def test_counterfactual_rows_keep_their_original_and_hit_every_target(researcher
         assert original_bin == originals[0].column
         for cell in cells:
             if not cell.is_original:
-                assert cell.logit == pytest.approx(targets[cell.column], abs=1e-4)
+                # The edited features hit the target exactly; the stored logit is that of the 8-bit image shown.
+                assert cell.parameters["latent_logit"] == pytest.approx(targets[cell.column], abs=1e-4)
                 assert cell.parameters["target_logit"] == pytest.approx(targets[cell.column])
                 assert "alpha" in cell.parameters
 
@@ -206,17 +139,21 @@ def test_counterfactual_images_decode_to_the_target_logit(researcher, checkpoint
     import torch
     from PIL import Image
 
-    from explainers.services import checkpoint_load
+    from explainers.core.pixels import to_tensor
+    from explainers.services.checkpoints import checkpoint_load
 
     grid = make_grid(researcher, checkpoint, "counterfactual_interpolation")
     model = checkpoint_load(checkpoint.file).model
     cells = [cell for cell in grid.cells.all() if not cell.is_original]
     images = np.stack([np.asarray(Image.open(Path(settings.MEDIA_ROOT) / cell.image)) for cell in cells])
     with torch.no_grad():
-        reencoded = model.logit(grids.to_tensor(images, "cpu")).numpy()
+        reencoded = model.logit(to_tensor(images)).numpy()
     spread = np.ptp([cell.logit for cell in cells])
-    error = np.abs(reencoded - np.array([cell.logit for cell in cells]))
+    targets = np.array([cell.parameters["target_logit"] for cell in cells])
+    error = np.abs(reencoded - targets)
     assert np.median(error) < 0.25 * spread
+    # The stored logit is the logit of exactly the PNG a participant sees.
+    np.testing.assert_allclose([cell.logit for cell in cells], reencoded, rtol=0, atol=1e-4)
 
 
 def test_isofactual_columns_share_one_logit(researcher, checkpoint):
@@ -225,12 +162,13 @@ def test_isofactual_columns_share_one_logit(researcher, checkpoint):
     targets = grid.provenance["column_targets"]
     generated = [cell for cell in grid.cells.all() if not cell.is_original]
     for cell in generated:
-        assert cell.logit == pytest.approx(targets[cell.column], abs=1e-4)
+        assert cell.parameters["latent_logit"] == pytest.approx(targets[cell.column], abs=1e-4)
     assert {cell.parameters["component"] for cell in generated} == {0, 1, 2, 3}
 
 
 def test_progress_rises_to_100(researcher, checkpoint):
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="counterfactual_interpolation",
                        layout=SMALL, enqueue=False)
@@ -244,7 +182,7 @@ def test_progress_rises_to_100(researcher, checkpoint):
 
 
 def test_running_it_again_changes_nothing(researcher, checkpoint):
-    from explainers.services import grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
 
     grid = make_grid(researcher, checkpoint, "example_based")
     again = grid_pregenerate(grid.pk)
@@ -252,7 +190,8 @@ def test_running_it_again_changes_nothing(researcher, checkpoint):
 
 
 def test_an_interrupted_run_is_cleaned_up_and_completed(researcher, checkpoint, settings):
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
                        enqueue=False)
@@ -268,7 +207,8 @@ def test_an_interrupted_run_is_cleaned_up_and_completed(researcher, checkpoint, 
 
 def test_a_corrupt_checkpoint_fails_the_grid_readably_and_leaves_no_files(researcher, checkpoint, settings,
                                                                           tmp_path):
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     copy = tmp_path / "copy.pt"
     copy.write_bytes(Path(checkpoint.file).read_bytes())
@@ -285,7 +225,8 @@ def test_a_corrupt_checkpoint_fails_the_grid_readably_and_leaves_no_files(resear
 
 
 def test_out_of_memory_fails_the_grid_with_advice(researcher, checkpoint, settings, monkeypatch):
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="counterfactual_interpolation",
                        layout=SMALL, enqueue=False)
@@ -293,7 +234,9 @@ def test_out_of_memory_fails_the_grid_with_advice(researcher, checkpoint, settin
     def exhausted(*args, **kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(grids, "counterfactual_rows", exhausted)
+    from explainers.core.methods.counterfactual_interpolation import CounterfactualInterpolation
+
+    monkeypatch.setattr(CounterfactualInterpolation, "explain", exhausted)
     grid = grid_pregenerate(grid.pk)
     assert grid.status == StimulusGrid.Status.FAILED
     assert "Out of memory on cpu" in grid.error and "batch_size" in grid.error
@@ -301,7 +244,8 @@ def test_out_of_memory_fails_the_grid_with_advice(researcher, checkpoint, settin
 
 
 def test_a_failing_publish_leaves_the_grid_unpublished(researcher, checkpoint, settings, monkeypatch):
-    from explainers.services import grid_create, grid_pregenerate
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
                        enqueue=False)
@@ -332,7 +276,7 @@ def test_a_failing_publish_leaves_the_grid_unpublished(researcher, checkpoint, s
 ])
 def test_bad_configurations_are_refused_and_nothing_is_stored(researcher, checkpoint, method, parameters,
                                                               layout, field, message):
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     with pytest.raises(ValidationError) as caught:
         grid_create(owner=researcher, checkpoint=checkpoint, method=method, parameters=parameters, layout=layout)
@@ -342,7 +286,7 @@ def test_bad_configurations_are_refused_and_nothing_is_stored(researcher, checkp
 
 
 def test_a_foreign_checkpoint_is_refused(checkpoint, django_user_model):
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     stranger = django_user_model.objects.create_user("mallory")
     with pytest.raises(ValidationError, match="another researcher"):
@@ -351,7 +295,7 @@ def test_a_foreign_checkpoint_is_refused(checkpoint, django_user_model):
 
 
 def test_an_unready_checkpoint_is_refused(researcher, checkpoint, tmp_path):
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     checkpoint.file = str(tmp_path / "missing.pt")
     checkpoint.save()
@@ -375,7 +319,7 @@ def test_the_task_is_routed_to_the_gpu_queue_and_acks_late():
 
 
 def test_creating_a_grid_enqueues_it_after_commit(researcher, checkpoint, django_capture_on_commit_callbacks):
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL)
@@ -389,7 +333,7 @@ def test_the_task_retries_on_a_transient_database_error(researcher, checkpoint, 
     from django.db import OperationalError
 
     from explainers import tasks
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL,
                        enqueue=False)
@@ -400,11 +344,3 @@ def test_the_task_retries_on_a_transient_database_error(researcher, checkpoint, 
     monkeypatch.setattr(tasks, "grid_pregenerate", database_gone)
     with pytest.raises((Retry, OperationalError)):
         tasks.pregenerate_grid.apply(args=[grid.pk], throw=True).get()
-
-
-def test_composite_headers_wrap_whole_words_instead_of_cutting_them():
-    from explainers.grids import _wrap_label
-
-    assert _wrap_label("Stretchy, very confident", 10) == ["Stretchy", "very", "confident"]
-    assert _wrap_label("Stretchy, very confident", 30) == ["Stretchy very confident"]
-    assert _wrap_label("Borderline", 4) == ["Borderline"]  # a long word stays whole on its own line

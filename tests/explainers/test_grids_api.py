@@ -8,7 +8,13 @@ from rest_framework.test import APIClient
 
 from explainers.models import StimulusGrid
 from tests.explainers.test_grids import (  # noqa: F401  (shared fixtures)
-    SMALL, _grid_cache, _shared_grid_cache, checkpoint, researcher, tiny_checkpoint_file)
+    SMALL,
+    _grid_cache,
+    _shared_grid_cache,
+    checkpoint,
+    researcher,
+    tiny_checkpoint_file,
+)
 
 
 @pytest.fixture
@@ -51,7 +57,7 @@ def test_bad_grids_get_a_400_naming_the_field_and_nothing_is_stored(api, checkpo
 
 
 def test_researchers_see_only_their_own_grids_and_checkpoints(api, checkpoint, stranger):  # noqa: F811
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     mine = grid_create(owner=checkpoint.owner, checkpoint=checkpoint, method="example_based", layout=SMALL,
                        enqueue=False)
@@ -69,7 +75,7 @@ def test_researchers_see_only_their_own_grids_and_checkpoints(api, checkpoint, s
 
 
 def test_the_progress_endpoint_serves_only_the_owner(client, checkpoint, researcher, stranger):  # noqa: F811
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", layout=SMALL, enqueue=False)
     url = reverse("explainers:grid-progress", args=[grid.pk])
@@ -114,7 +120,7 @@ def test_the_admin_refuses_an_impossible_layout(client, checkpoint, researcher):
 def test_the_admin_lists_only_the_researchers_grids(client, checkpoint, researcher, stranger):  # noqa: F811
     from django.contrib.auth.models import Permission
 
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     grid_create(owner=researcher, checkpoint=checkpoint, method="example_based", name="secret-grid",
                 layout=SMALL, enqueue=False)

@@ -9,9 +9,11 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
+from explainers.core.errors import CheckpointError
+from explainers.core.training.glow import TrainConfig, TrainingError, preset
 from explainers.models import Checkpoint, Dataset
-from explainers.services import CheckpointError, checkpoint_load, checkpoint_register, model_train
-from explainers.training import TrainConfig, TrainingError, preset
+from explainers.services.checkpoints import checkpoint_load, checkpoint_register
+from explainers.services.training import model_train
 
 TINY = {"preset": "quick", "image_size": 16, "steps": 4, "train_size": 64, "val_size": 32}
 

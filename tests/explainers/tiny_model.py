@@ -7,9 +7,10 @@ import functools
 import numpy as np
 import torch
 
-from explainers.datasets import two4two
-from explainers.nets import GlowConfig
-from explainers.training import TrainConfig, train
+from explainers.core.datasets import two4two
+from explainers.core.nets import GlowConfig
+from explainers.core.training.glow import TrainConfig
+from explainers.core.training.loop import train
 
 TINY_NET = GlowConfig(image_size=16, levels=2, steps_per_level=2, hidden_channels=16, head_steps=1)
 TINY_TRAIN = TrainConfig(net=TINY_NET, steps=25, batch_size=16, learning_rate=2e-3, warmup_steps=5,

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from bench import load
 from studies.models import Study
+from studies.simulation import ParticipantRegistry, SingleConnectionRegistry
 from tests.integration.conftest import worker_database_url
 
 EXAMPLE_SLUG = load.EXAMPLE_SLUG
@@ -30,9 +31,10 @@ def gunicorn_on_test_database(*, workers: int = 2, threads: int = 2, **env: str)
 
 
 @contextmanager
-def simulated_flagger(slug: str = EXAMPLE_SLUG) -> Iterator[load.SimulatedFlagger]:
-    flagger = load.SimulatedFlagger(worker_database_url(), slug)
+def simulated_flagger(slug: str = EXAMPLE_SLUG) -> Iterator[SingleConnectionRegistry]:
+    """The registry that flags the load participants simulated, through one database connection."""
+    registry = SingleConnectionRegistry(ParticipantRegistry(slug))
     try:
-        yield flagger
+        yield registry
     finally:
-        flagger.close()
+        registry.close()

@@ -33,7 +33,6 @@ PARTICIPANTS = 24
 @pytest.mark.timeout(300)
 def test_participants_who_retry_lose_nothing_when_gunicorn_workers_are_sigkilled(transactional_db):
     load_unlimited_example_study()
-    expected = load.attention_answers(EXAMPLE_SLUG)
     killed: list[int] = []
     with simulated_flagger() as flagger, gunicorn_on_test_database(workers=2, threads=2) as server:
         done = threading.Event()
@@ -54,8 +53,8 @@ def test_participants_who_retry_lose_nothing_when_gunicorn_workers_are_sigkilled
         killer = threading.Thread(target=kill_workers)
         killer.start()
         try:
-            result = load.drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=PARTICIPANTS, expected=expected,
-                                arrival_seconds=3.0, seed=11, retries=8, on_enter=flagger,
+            result = load.drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=PARTICIPANTS, registry=flagger,
+                                arrival_seconds=3.0, seed=11, retries=8,
                                 pause=lambda page: time.sleep(0.15))
         finally:
             done.set()

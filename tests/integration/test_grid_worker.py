@@ -28,14 +28,14 @@ def wait_for(grid_id: int, statuses: set[str], timeout: float, worker=None) -> S
 
 @pytest.fixture
 def owned_checkpoint(transactional_db, django_user_model, tiny_checkpoint_file):  # noqa: F811
-    from explainers.services import checkpoint_register
+    from explainers.services.checkpoints import checkpoint_register
 
     owner = django_user_model.objects.create_user("worker-owner")
     return checkpoint_register(path=tiny_checkpoint_file, name="tiny", owner=owner)
 
 
 def test_a_worker_pregenerates_a_grid_and_survives_a_sigkill(celery_worker_process, owned_checkpoint):
-    from explainers.services import grid_create
+    from explainers.services.grids import grid_create
 
     grid = grid_create(owner=owned_checkpoint.owner, checkpoint=owned_checkpoint,
                        method="counterfactual_interpolation", layout=LAYOUT)

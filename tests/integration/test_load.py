@@ -26,10 +26,9 @@ PARTICIPANTS = 40
 
 def test_forty_concurrent_participants_lose_nothing_and_stay_balanced(transactional_db):
     study = load_unlimited_example_study()
-    expected = load.attention_answers(EXAMPLE_SLUG)
     with simulated_flagger() as flagger, gunicorn_on_test_database(workers=2, threads=4) as server:
-        result = load.drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=PARTICIPANTS, expected=expected,
-                            arrival_seconds=2.0, seed=7, on_enter=flagger)
+        result = load.drive(base_url=server.base_url, slug=EXAMPLE_SLUG, n=PARTICIPANTS, registry=flagger,
+                            arrival_seconds=2.0, seed=7)
         workers = server.worker_pids()
         memory = [load.process_memory(pid) for pid in workers]
         log = server.log_tail()

@@ -35,6 +35,7 @@ def test_a_server_on_another_database_is_reported_as_stuck(live_server, monkeypa
     study = make_study(owner=make_user(), slug="other-db-sim", platform=Study.Platform.LINK)
 
     from studies import simulation
+    from studies.simulation import runner
 
     class _OtherDatabase(simulation.ParticipantRegistry):
         """Looks the records up in a study the server never wrote to, as a runner on another database would."""
@@ -42,7 +43,7 @@ def test_a_server_on_another_database_is_reported_as_stuck(live_server, monkeypa
         def __init__(self, study_slug: str) -> None:
             super().__init__("no-such-study")
 
-    monkeypatch.setattr(simulation, "ParticipantRegistry", _OtherDatabase)
+    monkeypatch.setattr(runner, "ParticipantRegistry", _OtherDatabase)
     with pytest.raises(CommandError, match="not in this database"):
         call_command("simulate_participants", study.slug, "--n", "1", "--base-url", live_server.url,
                      stdout=io.StringIO(), stderr=io.StringIO())

@@ -36,7 +36,7 @@ def test_researchers_see_only_their_own_studies_and_participants(study, other_re
 def test_the_owner_is_set_on_creation(researcher):
     client = researcher_client(researcher)
     response = client.post("/admin/studies/study/add/", {
-        "title": "Admin study", "slug": "admin-study", "platform": "prolific", "min_stimulus_seconds": 0,
+        "title": "Admin study", "slug": "admin-study", "design": "between_group", "platform": "prolific", "min_stimulus_seconds": 0,
         "conditions-TOTAL_FORMS": 0, "conditions-INITIAL_FORMS": 0,
         "items-TOTAL_FORMS": 0, "items-INITIAL_FORMS": 0,
     })

@@ -138,8 +138,9 @@ def test_a_study_with_responses_refuses_changes_that_would_corrupt_data(study):
     used = Participant.objects.get(external_id="p1").condition
     assert client.delete(f"/api/conditions/{used.pk}/").status_code == 400
     assert client.delete(f"/api/studies/{study.slug}/").status_code == 400
-    # Wording can still be fixed.
-    assert client.patch(f"/api/items/{arms.pk}/", {"text": "The arm position matters."}, format="json").status_code == 200
+    # A typo can still be fixed (logged); rewording what participants read is refused (the study is live).
+    assert client.patch(f"/api/items/{arms.pk}/", {"text": "The arm position matters."}, format="json").status_code == 400
+    assert client.patch(f"/api/items/{arms.pk}/", {"text": "The arms matter!"}, format="json").status_code == 200
     arms.refresh_from_db()
     assert (arms.kind, arms.scale_points, arms.reverse_coded) == ("likert", 7, False)
     assert Condition.objects.filter(pk=used.pk).exists() and Study.objects.filter(pk=study.pk).exists()

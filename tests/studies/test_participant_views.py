@@ -139,9 +139,10 @@ def test_declining_consent_ends_politely_and_keeps_only_the_decline(study):
     assert participant.status == Participant.Status.DECLINED
     assert participant.condition is None and participant.platform_session_id == ""
     assert not participant.responses.exists()
-    # Coming back does not start the study again.
-    again = enter(client, study)
-    assert again.status_code == 200 and b"chose not to take part" in again.content
+    # Only the decline is kept, as the page promises: no platform id, no page visit.
+    assert participant.external_id == "" and not participant.page_visits.exists()
+    # The declining session's own link still says so.
+    assert b"chose not to take part" in client.get(consent).content
 
 
 @pytest.mark.django_db
@@ -283,4 +284,6 @@ def test_minimum_stimulus_time_is_enforced_on_the_server(researcher):
     response = post(client, page_url(url, "stimulus"), action="next", **GOOD_STIMULUS_ANSWERS)
     assert response.status_code == 400 and b"at least 60 seconds" in response.content
     participant.refresh_from_db()
-    assert participant.current_page == "stimulus" and not participant.responses.exists()
+    # The participant stays on the page; the answers they gave are kept (they are not asked again).
+    assert participant.current_page == "stimulus"
+    assert {r.item.key: r.value_int for r in participant.responses.all()} == GOOD_STIMULUS_ANSWERS

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
+from stats.services.exports import response_rows
 from studies import selectors, services
 from studies.models import FREE_TEXT_MAX_LENGTH, Condition, Item, Participant, Response, ResponseRevision, Study
 
@@ -220,12 +221,12 @@ def test_declining_after_consent_is_impossible(study):
 def test_responses_long_excludes_simulated_and_unfinished_participants(study):
     participant = on_stimulus_page(study)
     services.responses_save(participant=participant, page="stimulus", answers={"arms": 2})
-    assert selectors.study_responses_long(study=study) == []
-    rows = selectors.study_responses_long(study=study, include_unfinished=True)
+    assert response_rows(study=study) == []
+    rows = response_rows(study=study, include_unfinished=True)
     assert [(r["item"], r["value"], r["status"]) for r in rows] == [("arms", 2, "active")]
     Participant.objects.filter(pk=participant.pk).update(status=Participant.Status.COMPLETED, is_simulated=True)
-    assert selectors.study_responses_long(study=study) == []
-    assert len(selectors.study_responses_long(study=study, include_simulated=True)) == 1
+    assert response_rows(study=study) == []
+    assert len(response_rows(study=study, include_simulated=True)) == 1
 
 
 @pytest.mark.django_db
@@ -253,3 +254,28 @@ def test_the_example_study_loads_idempotently(capsys):
     assert services.study_launch_problems(study=study) == {}
     for item in study.items.all():
         item.full_clean()
+
+
+@pytest.mark.django_db
+def test_a_submission_is_a_retry_only_when_it_repeats_the_stored_answers(study):
+    participant = on_stimulus_page(study)
+    services.responses_save(participant=participant, page="stimulus", answers=GOOD_STIMULUS_ANSWERS)
+
+    resent = {key: f" {value} " for key, value in GOOD_STIMULUS_ANSWERS.items()}
+    assert services.submission_is_retry(participant=participant, answers=resent, direction="next")
+    assert not services.submission_is_retry(participant=participant, answers=resent, direction="back")
+    assert not services.submission_is_retry(participant=participant, answers={}, direction="next")
+    changed = {**GOOD_STIMULUS_ANSWERS, "arms": 1}
+    assert not services.submission_is_retry(participant=participant, answers=changed, direction="next")
+
+
+@pytest.mark.django_db
+def test_autosave_takes_only_the_current_question_page(study):
+    participant = on_stimulus_page(study)
+    with pytest.raises(ValidationError, match="no questions"):
+        services.responses_autosave(participant=participant, page="instructions", answers={"arms": 3})
+    with pytest.raises(services.PageOutOfDate):
+        services.responses_autosave(participant=participant, page="satisfaction", answers={"useful": 3})
+    saved = services.responses_autosave(participant=participant, page="stimulus", answers={"arms": 3})
+    assert [response.item.key for response in saved] == ["arms"]
+    assert not Response.objects.exclude(item__key="arms").exists()

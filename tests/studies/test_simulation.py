@@ -10,9 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from stats.services.exports import response_rows
 from studies import simulation
 from studies.models import Participant, Response, Study
-from studies.selectors import study_responses_long
+from studies.simulation import runner
 
 from .factories import make_study
 
@@ -88,7 +89,9 @@ def test_policy_file_decides_the_answers_per_condition(researcher, tmp_path):
 
 
 def test_default_policy_follows_the_reported_shares(example_study):
-    from studyserver.seed_study import REPORTED_SHARES
+    from studies.study_templates import reported_answer_shares
+
+    REPORTED_SHARES = reported_answer_shares().per_item
 
     policy = simulation.policy_default(simulation.study_spec_from(example_study))
     weights = policy["counterfactual"]["arms"]
@@ -176,7 +179,7 @@ class _BrokenStimulusPage(simulation.ClientTransport):
 
 def test_a_page_without_the_expected_field_makes_the_run_fail_with_a_clear_message(researcher, monkeypatch):
     study = make_study(owner=researcher, slug="stuck-sim")
-    monkeypatch.setattr(simulation, "ClientTransport", _BrokenStimulusPage)
+    monkeypatch.setattr(runner, "ClientTransport", _BrokenStimulusPage)
     err = io.StringIO()
     with pytest.raises(CommandError) as error:
         call_command("simulate_participants", study.slug, "--n", "2", stdout=io.StringIO(), stderr=err)
@@ -202,7 +205,7 @@ def test_a_redirect_loop_is_reported_not_followed_forever(researcher):
         def mark_simulated(self, token):
             assert token == "abc"
 
-    bot = simulation.Bot(plan=plan, spec=spec, policy={}, transport=_RedirectLoop(),
+    bot = simulation.Bot(plan=plan, spec=spec, policy=simulation.ResponsePolicy(), transport=_RedirectLoop(),
                          registry=_Registry(study.slug), completion_base_url="https://app.prolific.com/x")
     outcome = bot.run()
     assert outcome.status == "stuck" and "redirect loop" in outcome.error
@@ -223,8 +226,8 @@ def test_simulated_records_are_left_out_of_exports_and_analyses_unless_asked_for
 
     study = make_study(owner=researcher, slug="excluded-sim")
     simulation.simulation_run(study=study, n=4)
-    assert study_responses_long(study=study) == []
-    assert len({row["participant"] for row in study_responses_long(study=study, include_simulated=True)}) == 4
+    assert response_rows(study=study) == []
+    assert len({row["participant"] for row in response_rows(study=study, include_simulated=True)}) == 4
     with pytest.raises(AnalysisError, match="include_simulated"):
         analysis_run(study=study)
     analysis = analysis_run(study=study, parameters=AnalysisParameters(include_simulated=True))

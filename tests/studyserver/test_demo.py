@@ -5,17 +5,19 @@ import io
 import socket
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from studyserver import demo, seed_study
+from studies.study_templates import StudyTemplateError, seed_template, study_from_template
+from studyserver import demo
+
+SEED = seed_template()
 
 
 @pytest.fixture
 def tiny_quick_preset(monkeypatch):
     """Replace the quick preset by a 16 px model that trains in seconds; the pipeline around it is real."""
-    from explainers import training
-    from explainers.nets import GlowConfig
+    from explainers.core.nets import GlowConfig
+    from explainers.core.training import glow as training
 
     tiny = training.TrainConfig(
         net=GlowConfig(image_size=16, levels=2, steps_per_level=1, hidden_channels=8, head_steps=1),
@@ -47,23 +49,24 @@ def test_demo_builds_the_seed_study_reuses_it_and_retrains_a_stale_checkpoint(ti
     from studies.models import Item, Study
 
     first = _run_demo()
-    study = Study.objects.get(slug=seed_study.SLUG)
+    study = Study.objects.get(slug=SEED.slug)
     assert study.status == Study.Status.LIVE
     assert sorted(study.conditions.values_list("slug", flat=True)) == ["baseline", "counterfactual"]
     assert all(c.stimulus_grid.status == StimulusGrid.Status.READY for c in study.conditions.all())
     assert sorted(study.conditions.values_list("stimulus_grid__method", flat=True)) == [
         "counterfactual_interpolation", "example_based"]
     pattern = list(study.items.filter(group="pattern").order_by("order").values_list("key", flat=True))
-    assert pattern == [key for key, _ in seed_study.PATTERN_STATEMENTS]
-    assert study.items.filter(group="satisfaction", scale_points=7).count() == len(seed_study.SATISFACTION_STATEMENTS)
+    assert pattern == [item.key for item in SEED.items if item.group == "pattern"]
+    assert study.items.filter(group="satisfaction", scale_points=7).count() == len(
+        [item for item in SEED.items if item.group == "satisfaction"])
     attention = study.items.get(kind=Item.Kind.ATTENTION_CHECK)
-    assert attention.expected_answer == seed_study.ATTENTION_CHECK[2]
+    assert attention.expected_answer == next(item.expected_answer for item in SEED.items if item.key == "attention")
     assert "golden frame" in study.instructions_text
     assert set(Hypothesis.objects.filter(study=study).values_list("key", flat=True)) == {
-        h["key"] for h in seed_study.HYPOTHESES}
+        h.key for h in SEED.hypotheses}
     for label in ("Participant URL", "Admin", "Dashboard", "Analysis", "Researcher login"):
         assert label in first
-    assert "PROLIFIC_PID=" in first and f"/s/{seed_study.SLUG}/" in first
+    assert "PROLIFIC_PID=" in first and f"/s/{SEED.slug}/" in first
     assert "training" in first or "[2/5]" in first  # progress is shown
 
     second = _run_demo()
@@ -77,7 +80,7 @@ def test_demo_builds_the_seed_study_reuses_it_and_retrains_a_stale_checkpoint(ti
     assert "The demo study is ready" in third
     # New checkpoint, new grids, so the study (which has no real participants) is rebuilt on them.
     assert "replacing study" in third
-    study = Study.objects.get(slug=seed_study.SLUG)
+    study = Study.objects.get(slug=SEED.slug)
     assert study.status == Study.Status.LIVE
     assert all(c.stimulus_grid.checkpoint.sha256 != "" for c in study.conditions.all())
 
@@ -103,14 +106,18 @@ def test_an_unwritable_media_folder_gets_a_clear_message(tmp_path):
 
 
 @pytest.mark.django_db
-def test_the_study_is_built_all_or_nothing(monkeypatch, django_user_model):
-    """A failure half-way (here: an invalid hypothesis) leaves no study, condition or item behind."""
-    from studies.models import Condition, Item, Study
+def test_the_study_is_built_all_or_nothing(django_user_model):
+    """A failure half-way (here: a hypothesis naming an item the study lacks) leaves nothing behind."""
+    import dataclasses
 
-    monkeypatch.setattr(seed_study, "HYPOTHESES", [
-        {"key": "H1", "kind": "proportion_agree", "parameters": {"item": "nonexistent", "condition": "baseline",
-                                                                 "threshold": 0.5}, "description": "broken"}])
+    from studies.models import Condition, Item, Study
+    from studies.study_templates.schema import HypothesisSpec
+
+    broken = dataclasses.replace(SEED, hypotheses=(HypothesisSpec(
+        key="H1", kind="proportion_agree", parameters={"item": "nonexistent", "condition": "baseline",
+                                                       "threshold": 0.5}, description="broken"),))
     owner = django_user_model.objects.create(username="r", is_staff=True)
-    with pytest.raises(ValidationError):
-        demo.study_build(owner=owner, grids={"example_based": None, "counterfactual_interpolation": None})
+    with pytest.raises(StudyTemplateError, match="hypothesis 'H1'.*'nonexistent' is not a Likert item"):
+        study_from_template(broken, owner=owner, grids={"example_based": None, "counterfactual_interpolation": None},
+                            launch=True)
     assert not Study.objects.exists() and not Condition.objects.exists() and not Item.objects.exists()

@@ -1,4 +1,4 @@
-"""Bias audit of a checkpoint: the seed's Table 3 plus the ideal-counterfactual check (explainers.audit)."""
+"""Bias audit of a checkpoint: the seed's Table 3 plus the ideal-counterfactual check."""
 from __future__ import annotations
 
 import json
@@ -21,8 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         import torch
 
-        from explainers.audit import format_text
-        from explainers.services import bias_audit_run
+        from explainers.core.evaluation.audit import format_text
+        from explainers.services.audit import bias_audit_run
 
         if options["n_test"] < 10 or options["n_regression"] < 50:
             raise CommandError("--n-test must be >= 10 and --n-regression >= 50")

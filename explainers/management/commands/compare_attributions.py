@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -25,40 +24,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         import torch
-        from django.conf import settings
 
-        from explainers.attribution_comparison import ComparisonSettings, compare, format_table, write_outputs
-        from explainers.datasets import two4two
-        from explainers.services import CheckpointError, checkpoint_load
-        from explainers.training import to_tensor
+        from explainers.core.evaluation.attribution_comparison import format_table
+        from explainers.services.audit import attribution_comparison_run
 
-        if options["n"] < 1 or options["reference"] < 2:
-            raise CommandError("--n must be >= 1 and --reference >= 2")
         torch.set_num_threads(options["threads"])
         try:
-            loaded = checkpoint_load(options["checkpoint"])
-            comparison = ComparisonSettings(steps=options["steps"], logit_change=options["logit_change"],
-                                            smoothgrad_samples=options["smoothgrad_samples"],
-                                            components=options["components"], seed=options["seed"])
-        except (CheckpointError, ValueError) as exc:
+            results, files = attribution_comparison_run(
+                path=options["checkpoint"], out=options["out"], n=options["n"], reference=options["reference"],
+                steps=options["steps"], logit_change=options["logit_change"],
+                smoothgrad_samples=options["smoothgrad_samples"], components=options["components"],
+                seed=options["seed"], progress=lambda method: self.stderr.write(f"integrating {method} ..."))
+        except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        model = loaded.model
-        if not hasattr(model, "weight") or getattr(model, "num_classes", 2) != 2:
-            raise CommandError("the comparison needs a binary classifier with a weight vector w (a Glow checkpoint)")
-        dataset = loaded.dataset
-        if dataset.get("kind", "two4two") != "two4two":
-            raise CommandError(f"the comparison samples Two4Two images; this checkpoint was trained on {dataset.get('kind')!r}")
-        size = int(dataset.get("size", model.config.image_size))
-        seed = int(dataset.get("val_seed", 1_000_003)) + 17 + options["seed"]
-        images, _, _ = two4two.sample(options["n"] + options["reference"], seed, dataset.get("sampler", "study"), size)
-        dtype = next(model.parameters()).dtype
-        x = to_tensor(images[: options["n"]], dtype)
-        reference = to_tensor(images[options["n"]:], dtype)
-        results = compare(model, x, reference=reference, settings=comparison,
-                          progress=lambda method: self.stderr.write(f"integrating {method} ..."))
-        out = Path(options["out"])
-        out = out if out.is_absolute() else Path(settings.MEDIA_ROOT) / out
-        results["checkpoint"] = {"path": str(loaded.path), "sha256": loaded.sha256}
-        files = write_outputs(results, x, out)
         self.stdout.write(format_table(results))
         self.stdout.write(json.dumps(files, indent=2))

@@ -28,7 +28,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> str:
         from explainers.models import Checkpoint, StimulusGrid
-        from explainers.services import checkpoint_register, grid_create
+        from explainers.services.checkpoints import checkpoint_register
+        from explainers.services.grids import grid_create
 
         owner = None
         if options["owner"]:
@@ -68,7 +69,7 @@ class Command(BaseCommand):
 
         with tqdm(total=100, unit="%", desc=f"grid {grid.pk}", file=self.stderr._out) as bar:
             if eager:
-                from explainers.services import grid_pregenerate
+                from explainers.services.grid_generation import grid_pregenerate
 
                 def advance(percent: int, stage: str) -> None:
                     bar.set_postfix_str(stage)

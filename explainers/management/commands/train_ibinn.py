@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -11,7 +10,7 @@ class Command(BaseCommand):
     help = "Train the class-conditional invertible classifier used by ECINN; writes a verified checkpoint file."
 
     def add_arguments(self, parser):
-        from explainers.ibinn_training import IBINN_PRESETS
+        from explainers.core.training.ibinn import IBINN_PRESETS
 
         parser.add_argument("--preset", default="digits", choices=sorted(IBINN_PRESETS))
         parser.add_argument("--steps", type=int, default=None)
@@ -24,15 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--register", default="", help="also create the Checkpoint row with this name")
 
     def handle(self, *args, **options):
-        import torch
-        from django.conf import settings
-
-        from explainers.ibinn_training import ibinn_preset, ibinn_train_to_checkpoint
-        from explainers.services import checkpoint_register
-
-        torch.set_num_threads(options["threads"])
-        out = Path(options["out"])
-        out = out if out.is_absolute() else Path(settings.ARTIFACTS_ROOT) / out
+        from explainers.services.checkpoints import checkpoint_register
+        from explainers.services.training import ibinn_model_train
 
         def progress(step: int, total: int, metrics: dict[str, float]) -> None:
             if step % 100 == 0 or step == total:
@@ -40,10 +32,10 @@ class Command(BaseCommand):
                 self.stderr.write(f"step {step}/{total} {shown}")
 
         try:
-            config = ibinn_preset(options["preset"], steps=options["steps"], image_size=options["size"],
-                                  beta=options["beta"], train_size=options["train_size"], seed=options["seed"])
-            loaded = ibinn_train_to_checkpoint(config, out, cache_dir=Path(settings.ARTIFACTS_ROOT) / "datasets",
-                                               progress=progress, num_threads=options["threads"])
+            loaded = ibinn_model_train(out=options["out"], preset=options["preset"], steps=options["steps"],
+                                       image_size=options["size"], beta=options["beta"],
+                                       train_size=options["train_size"], seed=options["seed"],
+                                       num_threads=options["threads"], progress=progress)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         summary = {"path": str(loaded.path), "sha256": loaded.sha256, "metrics": loaded.metrics}

@@ -1,4 +1,4 @@
-"""Train the invertible classifier on Two4Two and write a checkpoint (see explainers.services.model_train)."""
+"""Train the invertible classifier on Two4Two and write a checkpoint (see explainers.services.training)."""
 from __future__ import annotations
 
 import json
@@ -28,7 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from tqdm import tqdm
 
-        from explainers.services import checkpoint_register, model_train
+        from explainers.services.checkpoints import checkpoint_register
+        from explainers.services.training import model_train
 
         bar = None
 

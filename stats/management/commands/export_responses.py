@@ -1,12 +1,16 @@
-"""python manage.py export_responses <study-slug> --format long|wide|json|codebook [--out PATH] [--include-simulated]"""
+"""python manage.py export_responses <study-slug> --format long|wide|json|codebook [--out PATH]
+[--include-simulated] [--include-unfinished]
+
+The same export as the admin actions and the API (stats.services.exports): by default completed, real
+participants only."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from stats.services.exports import EXPORT_FORMATS, responses_export
 from studies.models import Study
-from stats.reports import EXPORT_FORMATS, responses_export
 
 
 class Command(BaseCommand):
@@ -14,9 +18,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="study slug")
-        parser.add_argument("--format", default="long", help="long, wide, json or codebook (default long)")
+        parser.add_argument("--format", default="long", help=f"{', '.join(EXPORT_FORMATS)} (default long)")
         parser.add_argument("--out", help="file to write (default stdout)")
         parser.add_argument("--include-simulated", action="store_true", help="include simulated participants")
+        parser.add_argument("--include-unfinished", action="store_true",
+                            help="include participants who did not reach the end of the study")
 
     def handle(self, *args, **options):
         if options["format"] not in EXPORT_FORMATS:
@@ -25,7 +31,8 @@ class Command(BaseCommand):
         if study is None:
             raise CommandError(f"No study with slug {options['study']!r}.")
         content, _, filename = responses_export(
-            study=study, fmt=options["format"], include_simulated=options["include_simulated"]
+            study=study, fmt=options["format"], include_simulated=options["include_simulated"],
+            include_unfinished=options["include_unfinished"],
         )
         if options["out"]:
             Path(options["out"]).write_text(content, encoding="utf-8")

@@ -9,7 +9,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from stats.analysis import AnalysisInputError
-from stats.power import plan_from_cohens_d, plan_from_distributions
+from stats.analysis.power import plan_from_cohens_d, plan_from_distributions
 
 
 class Command(BaseCommand):

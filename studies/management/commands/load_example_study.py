@@ -1,20 +1,20 @@
-"""Load the example study fixture (idempotent) and print its participant URL."""
+"""Create the example study from its study template (idempotent) and print its participant URL."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from studies.models import Study
 from studies.recruitment import study_entry_url
+from studies.study_templates import EXAMPLE_TEMPLATE, StudyTemplateError, study_from_template, template_load
 
 EXAMPLE_OWNER = "example-researcher"
-EXAMPLE_SLUG = "example-study"
-PLACEHOLDER_IMAGES = {"stimuli/example/baseline.png": (52, 101, 164), "stimuli/example/counterfactual.png": (164, 90, 52)}
+# One class colour per condition, so the placeholders of the two conditions are told apart at a glance.
+PLACEHOLDER_COLOURS = [(52, 101, 164), (164, 90, 52)]
 
 
 def _write_placeholder(path: Path, colour: tuple[int, int, int]) -> None:
@@ -34,25 +34,33 @@ def _write_placeholder(path: Path, colour: tuple[int, int, int]) -> None:
 
 
 class Command(BaseCommand):
-    help = "Load (or refresh) the example study from studies/fixtures/example_study.json and print its URL."
+    help = (f"Create the example study from the {EXAMPLE_TEMPLATE!r} study template (live, with placeholder "
+            "stimulus images) unless it exists, and print its URL.")
 
     def handle(self, *args, **options) -> None:
+        try:
+            template = template_load(EXAMPLE_TEMPLATE)
+        except StudyTemplateError as exc:
+            raise CommandError(str(exc)) from exc
+        images = [spec.image for spec in template.conditions if spec.image]
+        for index, relative in enumerate(images):
+            path = Path(settings.MEDIA_ROOT) / relative
+            if not path.exists():
+                _write_placeholder(path, PLACEHOLDER_COLOURS[index % len(PLACEHOLDER_COLOURS)])
         with transaction.atomic():
-            # The fixture names its owner by natural key, so the account must exist before loading.
             user, created = get_user_model().objects.get_or_create(username=EXAMPLE_OWNER, defaults={"is_staff": True})
             if created:
                 user.set_unusable_password()
                 user.save()
-            existing = Study.objects.filter(slug=EXAMPLE_SLUG).first()
-            if existing is not None and existing.owner_id != user.pk:
-                self.stderr.write(f"Study {EXAMPLE_SLUG!r} belongs to {existing.owner}; leaving it alone.")
-            else:
-                call_command("loaddata", "example_study", verbosity=0)
-        for relative, colour in PLACEHOLDER_IMAGES.items():
-            path = Path(settings.MEDIA_ROOT) / relative
-            if not path.exists():
-                _write_placeholder(path, colour)
-        study = Study.objects.get(slug=EXAMPLE_SLUG)
+            existing = Study.objects.filter(slug=template.slug).first()
+            if existing is None:
+                try:
+                    study_from_template(template, owner=user, launch=True)
+                except StudyTemplateError as exc:
+                    raise CommandError(str(exc)) from exc
+            elif existing.owner_id != user.pk:
+                self.stderr.write(f"Study {template.slug!r} belongs to {existing.owner}; leaving it alone.")
+        study = Study.objects.get(slug=template.slug)
         url = study_entry_url(study)
         self.stdout.write(f"Example study {study.slug!r} ({study.status}) with "
                           f"{study.conditions.count()} conditions and {study.items.count()} items.")

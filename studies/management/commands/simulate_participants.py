@@ -1,4 +1,4 @@
-"""Run simulated participants through a study's real participant pages (see studies/simulation.py)."""
+"""Run simulated participants through a study's real participant pages (see studies/simulation/)."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -45,7 +45,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         spec = simulation.study_spec_from(study)
         try:
-            policy = simulation.policy_load(options["policy"], spec) if options["policy"] else None
+            policy = (simulation.ResponsePolicy(simulation.policy_load(options["policy"], spec))
+                      if options["policy"] else None)
         except simulation.PolicyError as error:
             raise CommandError(str(error)) from None
         base_url = options["base_url"]

@@ -1,4 +1,4 @@
-"""`manage.py demo`: the seed study on the embedded default, built and served."""
+"""`manage.py demo`: the seed study, built from its study template on the embedded default, and served."""
 from __future__ import annotations
 
 import os
@@ -13,8 +13,9 @@ from studyserver.demo import DemoError, check_port_free, demo_build
 
 class Command(BaseCommand):
     help = (
-        "Build the seed study (Two4Two data, invertible classifier, baseline and counterfactual grids, "
-        "questionnaire, preregistered hypotheses), print its URLs and a login, and serve it."
+        "Build the seed study from its study template two4two_counterfactuals (Two4Two data, invertible "
+        "classifier, baseline and counterfactual grids, questionnaire, preregistered hypotheses), print its URLs "
+        "and a login, and serve it. To start your own study from the template: manage.py study_from_template."
     )
 
     def add_arguments(self, parser) -> None:

@@ -1,0 +1,7 @@
+"""Business logic of the explainers app, one module per concern.
+
+checkpoints (load, verify, register), training (train a model family into a checkpoint), audit (the bias
+audit and the attribution comparison), held_out (held-out images and their cached logits), grid_configuration
+(what a grid may be), grids (create, enqueue, regenerate, progress) and grid_generation (the pregeneration a
+worker runs). torch is imported inside the functions that need it, so web processes never load it.
+"""

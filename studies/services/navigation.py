@@ -1,0 +1,114 @@
+"""A participant's way through the pages: page timing, moving forwards or back, completing the study."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from studies import selectors
+from studies.designs.registry import design_for
+from studies.models import Item, PageVisit, Participant
+
+from .exceptions import PageOutOfDate, StimulusTooEarly
+from .responses import ensure_can_answer, responses_save
+
+
+def page_visit_open(*, participant: Participant, page: str) -> PageVisit:
+    """Start timing a page; a reload continues the open visit instead of starting a second one."""
+    visit = PageVisit.objects.filter(participant=participant, page=page, left_at__isnull=True).last()
+    if visit is None:
+        visit = PageVisit.objects.create(participant=participant, page=page, entered_at=timezone.now())
+    return visit
+
+
+def page_visit_close(*, participant: Participant, page: str, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    for visit in PageVisit.objects.filter(participant=participant, page=page, left_at__isnull=True):
+        visit.left_at = now
+        visit.seconds = max((now - visit.entered_at).total_seconds(), 0.0)
+        visit.save(update_fields=["left_at", "seconds"])
+
+
+def _attention_failed(participant: Participant) -> bool:
+    checks = selectors.participant_items(participant=participant).filter(kind=Item.Kind.ATTENTION_CHECK)
+    given = {r.item_id: r.value_int for r in participant.responses.filter(item__in=checks)}
+    return any(given.get(item.pk) != item.expected_answer for item in checks)
+
+
+def participant_navigate(
+    *, participant: Participant, page: str, answers: dict[str, Any], direction: str
+) -> Participant:
+    """Leave `page` forwards (answers must be complete) or backwards (answers kept as far as they are valid).
+
+    Raises ValidationError (nothing stored) for bad answers, a stale page or a finished session.
+    Leaving the last question page forwards completes the study.
+    """
+    if direction not in ("next", "back"):
+        raise ValidationError({"action": "Unknown action."})
+    too_early: StimulusTooEarly | None = None
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        ensure_can_answer(participant)
+        if page != participant.current_page:
+            raise ValidationError({"page": "This page is out of date; you were taken to where you left off."})
+        pages = design_for(participant.study).pages(participant=participant)
+        index = pages.index(page)
+        too_early = _stimulus_too_early(participant, page=page, direction=direction)
+        if page in selectors.QUESTION_PAGES:
+            # Too early: keep what was given (complete or not) and let the participant look on.
+            responses_save(participant=participant, page=page, answers=answers,
+                           require_complete=direction == "next" and too_early is None)
+        if too_early is None:
+            participant = _move(participant, pages=pages, index=index, page=page, direction=direction)
+    if too_early is not None:
+        raise too_early
+    return participant
+
+
+def _stimulus_too_early(participant: Participant, *, page: str, direction: str) -> StimulusTooEarly | None:
+    minimum = participant.study.min_stimulus_seconds
+    if direction != "next" or page != Item.Page.STIMULUS or not minimum:
+        return None
+    seen = selectors.participant_seconds_on_page(participant=participant, page=page)
+    if seen >= minimum:
+        return None
+    return StimulusTooEarly(minimum=minimum, seconds_left=max(math.ceil(minimum - seen), 1))
+
+
+def _move(participant: Participant, *, pages: list[str], index: int, page: str, direction: str) -> Participant:
+    """Leave `page` (its visit ends) for the next or previous page; the last question page completes."""
+    now = timezone.now()
+    page_visit_close(participant=participant, page=page, now=now)
+    target = pages[max(index - 1, 1)] if direction == "back" else pages[index + 1]
+    participant.current_page = target
+    participant.last_seen_at = now
+    if target == "complete":
+        participant.attention_failed = _attention_failed(participant)
+        participant.status = (
+            Participant.Status.FAILED_ATTENTION if participant.attention_failed else Participant.Status.COMPLETED
+        )
+        participant.completed_at = now
+    participant.save()
+    return participant
+
+
+def participant_revise_earlier_page(*, participant: Participant, page: str, answers: dict[str, Any]) -> Participant:
+    """Save a submission of a question page the participant has already left (the browser's Back button, an
+    old tab): the answers become new revisions and the participant stays on their current page.
+
+    Raises PageOutOfDate for a page they have not reached yet, ValidationError for bad answers (nothing
+    stored) and ParticipantFinished once the session has ended.
+    """
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        ensure_can_answer(participant)
+        pages = design_for(participant.study).pages(participant=participant)
+        if not (page in selectors.QUESTION_PAGES and page in pages and participant.current_page in pages
+                and pages.index(page) < pages.index(participant.current_page)):
+            raise PageOutOfDate({"page": "This page is out of date; you were taken to where you left off."})
+        responses_save(participant=participant, page=page, answers=answers)
+        return participant
