@@ -21,8 +21,8 @@ def _owned(request, queryset):
     return queryset if request.user.is_superuser else queryset.filter(owner=request.user)
 
 
-def _export_action(fmt: str, description: str, *, everyone: bool = False):
-    flags = {"include_simulated": everyone, "include_unfinished": everyone}
+def _export_action(fmt: str, description: str, *, everyone: bool = False, pseudonymised: bool = False):
+    flags = {"include_simulated": everyone, "include_unfinished": everyone, "pseudonymised": pseudonymised}
 
     def action(modeladmin, request, queryset):
         studies = list(_owned(request, queryset))
@@ -42,7 +42,8 @@ def _export_action(fmt: str, description: str, *, everyone: bool = False):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    action.__name__ = f"export_{fmt}_all_participants" if everyone else f"export_{fmt}"
+    action.__name__ = (f"export_{fmt}_all_participants" if everyone else f"export_{fmt}") + (
+        "_pseudonymised" if pseudonymised else "")
     action.short_description = description
     return action
 
@@ -50,6 +51,8 @@ def _export_action(fmt: str, description: str, *, everyone: bool = False):
 EXPORT_ACTIONS = [
     _export_action("long", "Export responses: long CSV"),
     _export_action("wide", "Export responses: wide CSV"),
+    _export_action("long", "Export responses for sharing: long CSV without platform ids", pseudonymised=True),
+    _export_action("wide", "Export responses for sharing: wide CSV without platform ids", pseudonymised=True),
     _export_action("json", "Export responses: JSON with codebook"),
     _export_action("codebook", "Export codebook (JSON)"),
     _export_action("long", "Export responses: long CSV, all participants (unfinished and simulated too)",

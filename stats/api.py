@@ -33,14 +33,27 @@ from .serializers import (
     SampleSizeSerializer,
 )
 from .services import (
+    PLAN_EXPORT_FORMATS,
     AnalysisError,
     AnalysisParameters,
+    InterimLookRequired,
     analysis_run,
+    plan_document,
+    plan_export,
+    plan_save,
     hypothesis_create,
     hypothesis_delete,
     hypothesis_update,
 )
-from .services.exports import EXPORT_FORMATS, ExportError, ExportFile, export_flags, response_rows, responses_export
+from .services.exports import (
+    EXPORT_FORMATS,
+    ExportError,
+    ExportFile,
+    export_flags,
+    is_true,
+    response_rows,
+    responses_export,
+)
 
 
 def _study(request, slug: str) -> Study:
@@ -59,6 +72,8 @@ EXPORT_FLAG_PARAMETERS = [
     OpenApiParameter("include_simulated", OpenApiTypes.BOOL, description="Include simulated participants."),
     OpenApiParameter("include_unfinished", OpenApiTypes.BOOL,
                      description="Include participants who did not reach the end of the study."),
+    OpenApiParameter("pseudonymised", OpenApiTypes.BOOL,
+                     description="Leave out the platform ids (a file to share; the pseudonyms stay the same)."),
 ]
 
 
@@ -87,7 +102,8 @@ class ResponsesExportView(_FileExportView):
         study = _study(request, slug)
         try:
             file = responses_export(study=study, fmt=request.query_params.get("format", "long"),
-                                    **export_flags(request.query_params))
+                                    **export_flags(request.query_params),
+                                    pseudonymised=is_true(request.query_params.get("pseudonymised")))
         except ExportError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         return _download(file)
@@ -99,7 +115,8 @@ class ResponsesCsvView(_FileExportView):
     @extend_schema(parameters=EXPORT_FLAG_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, slug: str):
         study = _study(request, slug)
-        return _download(responses_export(study=study, fmt="long", **export_flags(request.query_params)))
+        return _download(responses_export(study=study, fmt="long", **export_flags(request.query_params),
+                                          pseudonymised=is_true(request.query_params.get("pseudonymised"))))
 
 
 class ResponseRowsView(APIView):
@@ -108,7 +125,8 @@ class ResponseRowsView(APIView):
     @extend_schema(parameters=EXPORT_FLAG_PARAMETERS, responses={200: ResponseRowSerializer(many=True)})
     def get(self, request, slug: str):
         study = _study(request, slug)
-        rows = response_rows(study=study, **export_flags(request.query_params))
+        rows = response_rows(study=study, **export_flags(request.query_params),
+                             pseudonymised=is_true(request.query_params.get("pseudonymised")))
         return Response(ResponseRowSerializer(rows, many=True).data)
 
 
@@ -123,10 +141,13 @@ class AnalysisListView(APIView):
         study = _study(request, slug)
         serializer = AnalysisRunSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        options = dict(serializer.validated_data)
+        interim, reason = options.pop("interim", False), options.pop("interim_reason", "")
         try:
-            analysis = analysis_run(
-                study=study, parameters=AnalysisParameters(**serializer.validated_data), created_by=request.user
-            )
+            analysis = analysis_run(study=study, parameters=AnalysisParameters(**options), created_by=request.user,
+                                    interim=interim, interim_reason=reason)
+        except InterimLookRequired as error:
+            return Response({"detail": str(error), "interim_required": True}, status=status.HTTP_409_CONFLICT)
         except AnalysisError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(AnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
@@ -138,6 +159,35 @@ class AnalysisDetailView(APIView):
         study = _study(request, slug)
         analysis = get_object_or_404(selectors.analysis_list(study=study), pk=pk)
         return Response(AnalysisSerializer(analysis).data)
+
+
+class PlanView(APIView):
+    """GET: the analysis plan (JSON with versions and log; ?format=text for AsPredicted-style text).
+    PUT {families, tests, scales, correction, alpha, exact, effect_sizes, exclusions, planned_sample_size,
+    note}: a new dated version, only while the study is a draft."""
+
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(PLAN_EXPORT_FORMATS))], responses=dict)
+    def get(self, request, slug: str):
+        study = _study(request, slug)
+        fmt = request.query_params.get("format", "json")
+        if fmt == "text":
+            return _download(plan_export(study=study, fmt="text"))
+        if fmt != "json":
+            return Response({"detail": f"Unknown plan format {fmt!r}; choose json or text."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(plan_document(study=study))
+
+    @extend_schema(request=dict, responses={201: dict})
+    def put(self, request, slug: str):
+        study = _study(request, slug)
+        spec = dict(request.data) if isinstance(request.data, dict) else request.data
+        note = spec.pop("note", "") if isinstance(spec, dict) else ""
+        try:
+            plan = plan_save(study=study, spec=spec, note=str(note), created_by=request.user)
+        except ValidationError as error:
+            return _validation_response(error)
+        return Response({"version": plan.version, "created_at": plan.created_at.isoformat(), "plan": plan.spec},
+                        status=status.HTTP_201_CREATED)
 
 
 class HypothesisListView(APIView):

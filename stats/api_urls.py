@@ -11,5 +11,6 @@ urlpatterns = [
     path("studies/<slug:slug>/analyses/<int:pk>/", api.AnalysisDetailView.as_view(), name="analysis"),
     path("studies/<slug:slug>/hypotheses/", api.HypothesisListView.as_view(), name="hypotheses"),
     path("studies/<slug:slug>/hypotheses/<slug:key>/", api.HypothesisDetailView.as_view(), name="hypothesis"),
+    path("studies/<slug:slug>/plan/", api.PlanView.as_view(), name="plan"),
     path("sample-size/", api.SampleSizeView.as_view(), name="sample_size"),
 ]

@@ -157,7 +157,10 @@ def chart_from_results(results: dict, *, family: str, title: str = "", fmt: str 
         for condition, summary in item["conditions"].items():
             if summary["n"]:
                 label = results.get("condition_names", {}).get(condition, condition)
-                bars.append(LikertBar(item["key"], label, summary["percentages"]))
+                # A reverse-coded statement is charted reversed: say so where it is read.
+                statement = f'{item["key"]} (reversed: agree = not {item["key"]})' if item.get("reverse_coded") else (
+                    item["key"])
+                bars.append(LikertBar(statement, label, summary["percentages"]))
     if not bars:
         return None
     return diverging_likert_chart(bars, scale_points=scale, title=title, fmt=fmt)

@@ -16,10 +16,25 @@ from .analysis import format_effect, format_p
 ANALYSIS_FORMATS = ("json", "csv", "html")
 
 CSV_COLUMNS = [
-    "item", "family", "group", "reverse_coded", "condition", "n", "median", "q1", "q3", "iqr", "mean",
+    "item", "family", "group", "reverse_coded", "scoring", "wording", "condition", "n", "median", "q1", "q3", "iqr", "mean",
     "mean_rank", "pct_disagree", "pct_neutral", "pct_agree", "H", "df", "N", "p", "p_adjusted", "correction",
     "family_size", "epsilon_squared", "eta_squared_h", "significant", "status", "message",
+    "n_missing", "p_method", "p_asymptotic", "mc_error", "epsilon_squared_low", "epsilon_squared_high",
+    "vargha_delaney_a", "cliffs_delta", "hl_shift", "hl_low", "hl_high", "apa",
 ]
+
+
+def _effect_columns(test: dict[str, Any]) -> dict[str, Any]:
+    """The columns added for small samples and effect sizes (empty where they do not apply)."""
+    interval = test.get("epsilon_squared_ci") or (None, None)
+    two = test.get("two_groups") or {}
+    shift = two.get("hodges_lehmann") or {}
+    exact = test.get("exact") or {}
+    return {"p_method": test.get("p_method"), "p_asymptotic": test.get("p_asymptotic"),
+            "mc_error": exact.get("mc_error"), "epsilon_squared_low": interval[0],
+            "epsilon_squared_high": interval[1], "vargha_delaney_a": two.get("vargha_delaney_a"),
+            "cliffs_delta": two.get("cliffs_delta"), "hl_shift": shift.get("estimate"), "hl_low": shift.get("low"),
+            "hl_high": shift.get("high"), "apa": test.get("apa_full", test.get("apa"))}
 
 
 def analysis_json(results: dict[str, Any]) -> str:
@@ -38,17 +53,19 @@ def analysis_csv(results: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for item in results["items"]:
+    for item in [*results["items"], *results.get("scales", [])]:
         test = item["test"]
         for condition, summary in item["conditions"].items():
             writer.writerow({
-                "item": item["key"], "family": item["family"], "group": item["group"],
-                "reverse_coded": item["reverse_coded"], "condition": condition,
+                "item": item["key"], "family": item["family"], "group": item.get("group", "scale"),
+                "reverse_coded": item.get("reverse_coded", False), "scoring": scoring_direction(item),
+                "wording": item.get("text", ""), "condition": condition,
                 **{key: summary[key] for key in ("n", "median", "q1", "q3", "iqr", "mean", "mean_rank",
                                                  "pct_disagree", "pct_neutral", "pct_agree")},
                 **{key: test[key] for key in ("H", "df", "N", "p", "p_adjusted", "correction", "family_size",
                                               "epsilon_squared", "eta_squared_h", "significant", "status",
                                               "message")},
+                "n_missing": summary.get("n_missing"), **_effect_columns(test),
             })
     return buffer.getvalue()
 
@@ -58,8 +75,24 @@ def _data_uri(svg: bytes | None) -> str | None:
     return None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
+def scoring_direction(item: dict[str, Any]) -> str:
+    """How to read the agree / disagree shares of an item in the participant's wording. A reverse-coded item
+    is scored reversed, so its "agree" is the participant disagreeing with the statement they read."""
+    if item.get("reverse_coded"):
+        return (f'reverse-coded: agree = not "{item["key"]}" (scored reversed: participants who disagreed with the '
+                "statement as worded count as agreeing)")
+    return "agree = agreed with the statement as worded"
+
+
+def chart_title(family: str, results: dict[str, Any]) -> str:
+    """A chart's title from the study itself: its title and the family's name (never another study's figure)."""
+    study_title = (results.get("study") or {}).get("title") or ""
+    name = family.replace("_", " ")
+    return f"{study_title}: {name} statements" if study_title else f"{name.capitalize()} statements"
+
+
 def report_context(results: dict[str, Any]) -> dict[str, Any]:
-    """Template context: APA strings, per-condition rows and the two charts (Figures 4 and 10)."""
+    """Template context: APA strings, per-condition rows and one diverging-bar chart per family."""
     if results.get("design"):  # a design that analyses itself renders its own section
         return {"results": results, "excluded_listed": results.get("exclusions", {}).get("participants", [])[:200],
                 **design_get(results["design"]).report_context(results=results)}
@@ -69,10 +102,13 @@ def report_context(results: dict[str, Any]) -> dict[str, Any]:
         test = item["test"]
         rows.append({
             "item": item,
+            "scoring": scoring_direction(item),
             "test": test,
             "p_text": format_p(test["p"]),
             "p_adjusted_text": format_p(test["p_adjusted"]),
-            "epsilon_text": format_effect(test["epsilon_squared"]),
+            "epsilon_text": format_effect(test["epsilon_squared"]) + (
+                " [{}, {}]".format(*map(format_effect, test["epsilon_squared_ci"]))
+                if test.get("epsilon_squared_ci") else ""),
             "eta_text": format_effect(test["eta_squared_h"]),
             "conditions": [
                 {"slug": slug, "name": names.get(slug, slug), **summary}
@@ -83,8 +119,7 @@ def report_context(results: dict[str, Any]) -> dict[str, Any]:
     from .plots import chart_from_results  # matplotlib only where a chart is drawn
 
     for family in results.get("families", {}):
-        title = {"pattern": "Pattern statements (seed Figure 4)",
-                 "satisfaction": "Explanation satisfaction (seed Figure 10)"}.get(family, f"Family {family}")
+        title = chart_title(family, results)
         uri = _data_uri(chart_from_results(results, family=family, title=title))
         if uri:
             charts.append({"family": family, "title": title, "uri": uri})

@@ -61,7 +61,7 @@ def study_data(
     participant_rows = list(
         participants.order_by("pk").values(
             "pk", "condition_id", "status", "is_simulated", "attention_failed", "external_id", "platform",
-            "started_at", "completed_at",
+            "platform_session_id", "assignment_id", "excluded_reason", "started_at", "completed_at",
         )
     )
     columns = ["participant_id", "item_id", "value_int", "value_text"] + (["updated_at"] if answer_times else [])

@@ -26,12 +26,17 @@ class AnalysisSummarySerializer(AnalysisSerializer):
 
 
 class AnalysisRunSerializer(serializers.Serializer):
-    correction = serializers.ChoiceField(choices=CORRECTION_METHODS, default="bonferroni")
-    alpha = serializers.FloatField(default=0.05, min_value=0.0001, max_value=0.5)
+    """Options of an analysis; left out, each follows the study's analysis plan (a departure is exploratory)."""
+
+    correction = serializers.ChoiceField(choices=CORRECTION_METHODS, required=False, allow_null=True)
+    alpha = serializers.FloatField(required=False, allow_null=True, min_value=0.0001, max_value=0.5)
     include_simulated = serializers.BooleanField(default=False)
     min_stimulus_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
     families = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
                                      allow_null=True)
+    exact = serializers.ChoiceField(choices=["auto", "always"], required=False, allow_null=True)
+    interim = serializers.BooleanField(default=False, help_text="Confirm an interim look at a live study (logged).")
+    interim_reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class HypothesisSerializer(serializers.ModelSerializer):
@@ -62,10 +67,16 @@ class ResponseRowSerializer(serializers.Serializer):
     """One answer in long format: the columns of stats.services.exports.LONG_COLUMNS."""
 
     participant = serializers.CharField(help_text="Pseudonym within the study (P0001, ...).")
+    platform = serializers.CharField(required=False, help_text="Left out with pseudonymised=1.")
+    platform_participant_id = serializers.CharField(required=False, allow_blank=True,
+                                                    help_text="PROLIFIC_PID or workerId; left out with pseudonymised=1.")
+    platform_submission_id = serializers.CharField(required=False, allow_blank=True,
+                                                   help_text="SESSION_ID or assignmentId; left out with pseudonymised=1.")
     condition = serializers.CharField()
     status = ParticipantStatusField()
     is_simulated = serializers.BooleanField()
     attention_failed = serializers.BooleanField()
+    excluded_reason = serializers.CharField(allow_blank=True)
     stimulus_seconds = serializers.FloatField(allow_null=True)
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)

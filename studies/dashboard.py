@@ -59,6 +59,10 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "columns": dashboard_selectors.COUNT_COLUMNS,
         "setup": dashboard_selectors.dashboard_setup(study=study, request=request),
         "links": dashboard_selectors.dashboard_links(study=study),
+        "previews": dashboard_selectors.dashboard_previews(study=study),
+        "participants": dashboard_selectors.dashboard_participants(study=study),
+        "simulated_count": study.participants.filter(is_simulated=True).count(),
+        "platform_statuses": dashboard_selectors.dashboard_platform_statuses(study=study),
         "poll_interval_ms": POLL_INTERVAL_MS,
         # The design's own panel: its template is in design_template.
         **design_for(study).dashboard_context(study=study),

@@ -18,7 +18,7 @@ from .models import Participant, Study
 from .recruitment import completion_codes, public_base_url, public_base_url_mismatch
 
 #: Columns of the per-condition table. "returned" includes timed-out participants (both reopen the place);
-#: "excluded" are those who failed the attention check.
+#: "excluded" are those who failed the attention check or whom the researcher excluded (not "completed").
 COUNT_COLUMNS = ("started", "active", "completed", "returned", "excluded")
 _COLUMN_STATUSES = {
     "active": [Participant.Status.ACTIVE],
@@ -78,8 +78,14 @@ def _population(study: Study, *, simulated: bool) -> Population:
     participants = Participant.objects.filter(study=study, is_simulated=simulated)
     population = Q(participants__is_simulated=simulated)
     aggregates = {"started": Count("participants", filter=population)}
+    excluded_by_researcher = ~Q(participants__excluded_reason="")
     for column, statuses in _COLUMN_STATUSES.items():
-        aggregates[column] = Count("participants", filter=population & Q(participants__status__in=statuses))
+        in_column = Q(participants__status__in=statuses)
+        if column == "excluded":
+            in_column |= excluded_by_researcher
+        elif column == "completed":
+            in_column &= ~excluded_by_researcher
+        aggregates[column] = Count("participants", filter=population & in_column)
     rows = [
         {"slug": condition.slug, "name": condition.name,
          **{column: getattr(condition, column) for column in COUNT_COLUMNS}}
@@ -151,6 +157,7 @@ def dashboard_setup(*, study: Study, request: HttpRequest | None = None) -> dict
     )
     codes = completion_codes(study)
     return {
+        "time_limit_minutes": study.time_limit_minutes,
         "platform": study.platform,
         "entry_url": entry,
         "prolific_url": f"{entry}?{PROLIFIC_QUERY}",
@@ -170,10 +177,43 @@ def dashboard_links(*, study: Study) -> list[dict[str, str]]:
         {"label": "Analysis including simulated participants",
          "url": reverse("stats:analysis", kwargs=slug) + "?" + urlencode({"include_simulated": 1})},
         {"label": "Sample-size planning", "url": reverse("stats:sample_size", kwargs=slug)},
-        {"label": "Export: long CSV (one row per answer)", "url": f"{export}?format=long"},
-        {"label": "Export: wide CSV (one row per participant)", "url": f"{export}?format=wide"},
+        {"label": "Export: long CSV (one row per answer, with Prolific/MTurk ids)", "url": f"{export}?format=long"},
+        {"label": "Export: wide CSV (one row per participant, with Prolific/MTurk ids)", "url": f"{export}?format=wide"},
+        {"label": "Export for sharing: wide CSV, pseudonymised (no platform ids)",
+         "url": f"{export}?format=wide&pseudonymised=1"},
+        {"label": "Export for sharing: long CSV, pseudonymised (no platform ids)",
+         "url": f"{export}?format=long&pseudonymised=1"},
         {"label": "Export: JSON", "url": f"{export}?format=json"},
         {"label": "Export: codebook", "url": f"{export}?format=codebook"},
         {"label": "API: participants", "url": reverse("studies_api:study-participants", kwargs=slug)},
         {"label": "Edit in the admin", "url": reverse("admin:studies_study_change", args=[study.pk])},
     ]
+
+
+def dashboard_platform_statuses(*, study: Study) -> list[dict[str, Any]]:
+    """Real participants counted by this platform's status beside the status Prolific last reported for their
+    submission (empty when not yet read), so that disagreements stand out."""
+    labels = dict(Participant.Status.choices)
+    rows = (Participant.objects.filter(study=study, is_simulated=False)
+            .values("status", "platform_status").annotate(n=Count("pk")).order_by("status", "platform_status"))
+    return [{"status": labels.get(row["status"], row["status"]), "platform_status": row["platform_status"] or "\u2013",
+             "count": row["n"]} for row in rows]
+
+
+#: Most participants the dashboard lists for exclusion (the newest); the admin lists them all.
+PARTICIPANT_LIST_LIMIT = 200
+
+
+def dashboard_participants(*, study: Study) -> dict[str, Any]:
+    """The study's real participants who got a condition, newest first, for excluding them with a reason."""
+    participants = (Participant.objects.filter(study=study, is_simulated=False, condition__isnull=False)
+                    .select_related("condition", "excluded_by").order_by("-started_at", "-pk"))
+    return {"rows": list(participants[:PARTICIPANT_LIST_LIMIT]), "total": participants.count(),
+            "limit": PARTICIPANT_LIST_LIMIT}
+
+
+def dashboard_previews(*, study: Study) -> list[dict[str, str]]:
+    """One preview link per condition (the owner sees each condition's pages; nothing is stored)."""
+    return [{"slug": c.slug, "name": c.name,
+             "url": reverse("dashboard:preview", kwargs={"slug": study.slug, "condition": c.slug, "page": "consent"})}
+            for c in study.conditions.order_by("order", "pk")]

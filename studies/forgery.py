@@ -21,11 +21,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.csrf import csrf_exempt
+
+from .ratelimit import participant_post_limited
 
 PARTICIPANT_SIGNER_SALT = "studies.participant"
 _FORM_TOKEN_SALT = "studies.participant.form-token"
@@ -60,13 +62,14 @@ def _origin_is_foreign(request: HttpRequest) -> bool:
     return urlsplit(origin).netloc != request.get_host()
 
 
-def _refused(request: HttpRequest, reason: str) -> HttpResponse:
+def _refused(request: HttpRequest, reason: str, *, status: int = 403) -> HttpResponse:
     if request.content_type == "application/json":
-        from django.http import JsonResponse
-
-        return JsonResponse({"errors": {"form": [reason]}}, status=403)
-    return render(request, "studies/message.html", {"title": "This form could not be accepted", "text": reason},
-                  status=403)
+        return JsonResponse({"errors": {"form": [reason]}}, status=status)
+    response = render(request, "studies/message.html", {"title": "This form could not be accepted", "text": reason},
+                      status=status)
+    if status == 429:
+        response["Retry-After"] = "60"
+    return response
 
 
 def participant_forgery_protected(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -86,6 +89,9 @@ def participant_forgery_protected(view: Callable[..., HttpResponse]) -> Callable
             request.participant_form_token = form_token_for(participant_token=participant_token, page=page)
             request.participant_withdraw_url = reverse(
                 "studies:withdraw", kwargs={"slug": kwargs.get("slug", ""), "ptoken": kwargs["ptoken"]})
+        if request.method == "POST" and participant_token is not None and participant_post_limited(participant_token):
+            return _refused(request, "Too many submissions in a short time. Please wait a minute and try again; "
+                                     "your answers so far are saved.", status=429)
         if request.method == "POST" and not getattr(request, "_dont_enforce_csrf_checks", False):
             if participant_token is None:
                 return view(request, *args, **kwargs)  # the view answers 404 for a bad link

@@ -11,10 +11,12 @@ import difflib
 import secrets
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+from .page_texts import page_texts_errors
 
 #: Longest free-text answer a participant may give (characters).
 FREE_TEXT_MAX_LENGTH = 5000
@@ -40,6 +42,12 @@ def _launched_text_errors(instance, stored: dict, fields: tuple[str, ...], what:
         for name in fields
         if stored[name] != getattr(instance, name) and not is_typo_fix(str(stored[name]), str(getattr(instance, name)))
     }
+
+
+def page_texts_field_check(instance) -> None:
+    errors = page_texts_errors(instance.page_texts)
+    if errors:
+        raise ValidationError({"page_texts": errors})
 
 
 def new_participant_token() -> str:
@@ -103,6 +111,15 @@ class Study(models.Model):
     min_stimulus_seconds = models.PositiveIntegerField(
         default=0, help_text="Minimum time on the stimulus page before it can be submitted."
     )
+    time_limit_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1, "A time limit must be at least 1 minute.")],
+        help_text="Most minutes a participant may take; shown to them, and the maximum time to set on Prolific. "
+        "Empty = no limit.",
+    )
+    page_texts = models.JSONField(
+        default=dict, blank=True, help_text="Page headings, button texts and the completion message of this study "
+        "(see studies.page_texts for the keys); a text left out keeps the platform's default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)
 
@@ -129,6 +146,7 @@ class Study(models.Model):
         return self.status != self.Status.DRAFT or self.launched_at is not None
 
     def clean(self) -> None:
+        page_texts_field_check(self)
         if self.pk is None:
             return
         stored = Study.objects.filter(pk=self.pk).values("design", "slug", "status", "launched_at").first()
@@ -172,6 +190,14 @@ class Condition(models.Model):
     stimulus_image = models.ImageField(
         upload_to="stimuli/", blank=True, help_text="An uploaded stimulus image, used when no grid is linked."
     )
+    shows_explanation = models.BooleanField(
+        default=True, help_text="Untick for a control group that sees no explanation: its default page texts then "
+        "never mention one.",
+    )
+    page_texts = models.JSONField(
+        default=dict, blank=True, help_text="Page headings and button texts of this condition only; they override "
+        "the study's.",
+    )
 
     objects = ConditionManager()
 
@@ -191,6 +217,7 @@ class Condition(models.Model):
     WORDING_FIELDS = ("name", "description")
 
     def clean(self) -> None:
+        page_texts_field_check(self)
         if self.study_id is not None and self.study.is_launched:
             self._launched_errors()
         if self.pk is None:
@@ -208,8 +235,9 @@ class Condition(models.Model):
 
     def _launched_errors(self) -> None:
         if self.pk is None:
-            raise ValidationError({"study": "Cannot add a condition to a launched study: participants were "
-                                            "already allocated. Close it and create a new study instead."})
+            raise ValidationError({NON_FIELD_ERRORS: "Cannot add a condition to a launched study: participants "
+                                                     "were already allocated. Close it and create a new study "
+                                                     "instead."})
         stored = Condition.objects.filter(pk=self.pk).values("slug", *self.WORDING_FIELDS).first()
         if stored is None:
             return
@@ -268,7 +296,8 @@ class Item(models.Model):
     page = models.CharField(max_length=20, choices=Page.choices, default=Page.STIMULUS)
     order = models.IntegerField(default=0)
     scale_points = models.PositiveSmallIntegerField(
-        default=7, validators=[MinValueValidator(3), MaxValueValidator(11)]
+        default=7, blank=True, validators=[MinValueValidator(3), MaxValueValidator(11)],
+        help_text="Likert items and attention checks only; free-text items need none.",
     )
     anchor_low = models.CharField(max_length=80, blank=True, default="Strongly disagree")
     anchor_high = models.CharField(max_length=80, blank=True, default="Strongly agree")
@@ -299,6 +328,12 @@ class Item(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        if self.scale_points is None:
+            if self.is_scaled:
+                raise ValidationError({"scale_points": "A Likert item or attention check needs its number of scale "
+                                                       "points."})
+            # A free-text item has no scale; the column stays at its default so stored rows keep one type.
+            self.scale_points = self._meta.get_field("scale_points").default
         if self.is_scaled:
             if self.scale_points % 2 == 0:
                 errors["scale_points"] = "Use an odd number of scale points so the scale has a neutral middle."
@@ -326,8 +361,8 @@ class Item(models.Model):
         if self.study_id is None or not self.study.is_launched:
             return {}
         if self.pk is None:
-            return {"study": "Cannot add an item to a launched study: participants already answer its items. "
-                             "Close it and create a new study instead."}
+            return {NON_FIELD_ERRORS: "Cannot add an item to a launched study: participants already answer its "
+                                      "items. Close it and create a new study instead."}
         stored = Item.objects.filter(pk=self.pk).values(*self.LAUNCH_FIXED_FIELDS, *self.WORDING_FIELDS).first()
         if stored is None:
             return {}
@@ -402,6 +437,12 @@ class Participant(models.Model):
         "last read.",
     )
     platform_status_at = models.DateTimeField(null=True, blank=True)
+    excluded_reason = models.TextField(
+        blank=True, help_text="Why the researcher excluded this participant from analyses (empty = not excluded).",
+    )
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
 
     class Meta:
         ordering = ["study", "started_at", "pk"]
@@ -421,6 +462,10 @@ class Participant(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.COMPLETED, self.Status.FAILED_ATTENTION, self.Status.SCREENED_OUT)
+
+    @property
+    def is_excluded(self) -> bool:
+        return bool(self.excluded_reason)
 
 
 class Response(models.Model):

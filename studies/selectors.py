@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from .models import Condition, Item, PageVisit, Participant, Response, Study
@@ -13,6 +13,18 @@ from .models import Condition, Item, PageVisit, Participant, Response, Study
 #: Every page of the participant flow, in order. Question pages without items are skipped per participant.
 PAGE_SEQUENCE = ("consent", "instructions", "stimulus", "satisfaction", "free_text", "complete")
 QUESTION_PAGES = (Item.Page.STIMULUS, Item.Page.SATISFACTION, Item.Page.FREE_TEXT)
+
+
+def item_page_rank() -> Case:
+    """An item's page as its position in the participant's flow (for ordering; page names sort otherwise)."""
+    return Case(*(When(page=page, then=Value(position)) for position, page in enumerate(PAGE_SEQUENCE)),
+                default=Value(len(PAGE_SEQUENCE)), output_field=IntegerField())
+
+
+def items_in_presentation_order(*, study: Study) -> QuerySet[Item]:
+    """The study's items in the order participants meet them: page by page (stimulus, satisfaction, free
+    text), then by their configured order (a participant's shuffled order aside)."""
+    return Item.objects.filter(study=study).annotate(page_rank=item_page_rank()).order_by("page_rank", "order", "pk")
 
 
 def study_list_for_user(*, user) -> QuerySet[Study]:
@@ -31,13 +43,13 @@ def active_cutoff(now: datetime | None = None) -> datetime:
 def condition_fill_counts(*, study: Study, now: datetime | None = None, is_simulated: bool = False) -> dict[int, int]:
     """Places taken per condition: completed participants plus those active within the cutoff.
 
-    Returned, timed-out, declined and attention-failed participants free their place, so recruiting
+    Returned, timed-out, declined, attention-failed and excluded participants free their place, so recruiting
     platforms that refill such places keep the conditions balanced in completions (psiTurk's rule).
     Real and simulated participants are balanced separately: a simulation run never takes real places.
     """
     taken = (Q(participants__status=Participant.Status.COMPLETED) | Q(
         participants__status=Participant.Status.ACTIVE, participants__last_seen_at__gte=active_cutoff(now)
-    )) & Q(participants__is_simulated=is_simulated)
+    )) & Q(participants__is_simulated=is_simulated, participants__excluded_reason="")
     rows = (
         Condition.objects.filter(study=study)
         .annotate(taken=Count("participants", filter=taken))
@@ -105,6 +117,8 @@ def participant_pages(*, participant: Participant) -> list[str]:
 def participant_answers(*, participant: Participant) -> dict[str, Any]:
     """Current answers keyed by item key (ints for scaled items, text for free text)."""
     answers: dict[str, Any] = {}
+    if participant.pk is None:  # an owner's preview: nothing is stored
+        return answers
     for response in participant.responses.select_related("item"):
         answers[response.item.key] = response.value_text if response.item.kind == Item.Kind.FREE_TEXT else (
             response.value_int

@@ -46,9 +46,12 @@ class StudySerializer(serializers.ModelSerializer):
             "slug", "title", "description", "status", "design", "platform", "target_per_condition", "completion_code",
             "attention_fail_code", "declined_code", "screened_out_code", "consent_text", "instructions_text",
             "instructions_video_url",
-            "randomize_items", "min_stimulus_seconds", "owner", "participant_url", "created_at", "launched_at",
+            "randomize_items", "min_stimulus_seconds", "time_limit_minutes", "page_texts", "owner", "participant_url",
+            "created_at", "launched_at",
         ]
         read_only_fields = ["status", "created_at", "launched_at"]
+        extra_kwargs = {"time_limit_minutes": {"error_messages": {
+            "min_value": "A time limit must be at least 1 minute (leave it empty for none)."}}}
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_participant_url(self, study: Study) -> str:
@@ -78,7 +81,8 @@ class ConditionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Condition
-        fields = ["id", "study", "name", "slug", "description", "order", "stimulus_grid", "stimulus_image"]
+        fields = ["id", "study", "name", "slug", "description", "order", "stimulus_grid", "stimulus_image",
+                  "shows_explanation", "page_texts"]
 
     def validate_study(self, study: Study) -> Study:
         if self.instance is not None and study.pk != self.instance.study_id:
@@ -154,6 +158,18 @@ class ParticipantStatusField(serializers.ChoiceField):
 PLATFORM_ID_FIELDS = ("external_id", "platform_study_id", "platform_session_id", "assignment_id", "hit_id")
 
 
+class DuplicateSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=80, required=False,
+                                 help_text="The copy's slug; empty = <slug>-copy (numbered if taken).")
+
+
+class ExclusionSerializer(serializers.Serializer):
+    participant = serializers.IntegerField(help_text="The participant's id (as in the participants list).")
+    reason = serializers.CharField(allow_blank=True, required=False, default="",
+                                   help_text="Why (required to exclude); leave out with include=true.")
+    include = serializers.BooleanField(default=False, help_text="Take an exclusion back instead.")
+
+
 class ParticipantSerializer(serializers.ModelSerializer):
     """A participant's progress. Platform ids are filled in only for the study's owner."""
 
@@ -165,7 +181,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
         model = Participant
         fields = [
             "id", "condition", "status", "is_simulated", "current_page", "started_at", "last_seen_at",
-            "completed_at", "attention_failed", "response_count", "item_order", "platform", *PLATFORM_ID_FIELDS,
+            "completed_at", "attention_failed", "response_count", "item_order", "platform", "platform_status",
+            "consented_at", "excluded_reason", "excluded_at", *PLATFORM_ID_FIELDS,
         ]
         read_only_fields = fields
 
@@ -199,3 +216,26 @@ class ConsentVersionSerializer(serializers.ModelSerializer):
         model = ConsentVersion
         fields = ["number", "text", "created_at"]
         read_only_fields = fields
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class ParticipantIdsSerializer(serializers.Serializer):
+    participants = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000,
+                                         help_text="Participant ids (the id of /participants/, not platform ids).")
+
+
+class RejectSerializer(ParticipantIdsSerializer):
+    message = serializers.CharField(max_length=2000)
+    rejection_category = serializers.CharField(max_length=40)
+
+
+class _BonusRow(serializers.Serializer):
+    participant = serializers.IntegerField(min_value=1)
+    amount = serializers.DecimalField(max_digits=6, decimal_places=2)
+
+
+class BonusSerializer(serializers.Serializer):
+    bonuses = serializers.ListField(child=_BonusRow(), min_length=1, max_length=1000)

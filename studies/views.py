@@ -17,13 +17,16 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import recruitment, selectors, services
+from . import ratelimit, recruitment, selectors, services
 from .designs.registry import design_for
 from .forgery import PARTICIPANT_SIGNER_SALT as _SIGNER_SALT
 from .forgery import participant_forgery_protected
 from .models import FREE_TEXT_MAX_LENGTH, Participant, Study
+from .page_texts import page_texts_for
 
 _COOKIE_MAX_AGE = 14 * 24 * 3600
+#: How long the completion page shows the code before it sends a Prolific participant back to Prolific.
+PROLIFIC_REDIRECT_SECONDS = 3
 ITEM_FIELD_PREFIX = "item-"
 
 UNAVAILABLE_MESSAGES = {
@@ -93,6 +96,11 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
         token = request.get_signed_cookie(_cookie_name(study), default=None, salt=_SIGNER_SALT)
         participant = selectors.participant_by_token(study_slug=study.slug, token=token) if token else None
     if participant is None:
+        if ratelimit.new_participant_limited(request):
+            response = _message(request, study, "Too many new participants from your network",
+                                "Please wait a minute and open the study link again.", status=429)
+            response["Retry-After"] = "60"
+            return response
         try:
             participant = services.participant_enter(study=study, identity=arrival.identity)
         except services.StudyUnavailable as unavailable:
@@ -116,7 +124,7 @@ def participant_resume(request: HttpRequest, slug: str, ptoken: str) -> HttpResp
     return HttpResponseRedirect(participant_url(participant, participant.current_page))
 
 
-def _answers_from_post(request: HttpRequest) -> dict[str, Any]:
+def answers_from_post(request: HttpRequest) -> dict[str, Any]:
     return {
         name[len(ITEM_FIELD_PREFIX):]: value
         for name, value in request.POST.items()
@@ -128,7 +136,7 @@ def _direction_from_post(request: HttpRequest) -> str:
     return "back" if request.POST.get("action") == "back" else "next"
 
 
-def _page_context(participant: Participant, page: str, answers: dict[str, Any], errors: dict[str, list[str]]):
+def page_context(participant: Participant, page: str, answers: dict[str, Any], errors: dict[str, list[str]]):
     pages = design_for(participant.study).pages(participant=participant)
     index = pages.index(page) if page in pages else len(pages) - 1
     items = selectors.participant_page_items(participant=participant, page=page) if page in pages else []
@@ -146,6 +154,8 @@ def _page_context(participant: Participant, page: str, answers: dict[str, Any], 
                      "errors": errors.get(item.key, []), "field": ITEM_FIELD_PREFIX + item.key})
     known = {item.key for item in items}
     return {
+        "texts": page_texts_for(participant.study, participant.condition),
+        "time_limit_minutes": participant.study.time_limit_minutes,
         "study": participant.study,
         "participant": participant,
         "condition": participant.condition,
@@ -170,6 +180,8 @@ def _min_seconds_left(participant: Participant, page: str) -> int:
     minimum = participant.study.min_stimulus_seconds
     if page != "stimulus" or not minimum:
         return 0
+    if participant.pk is None:  # an owner's preview: nothing is timed on the server, the page counts down
+        return minimum
     return max(math.ceil(minimum - selectors.participant_seconds_on_page(participant=participant, page=page)), 0)
 
 
@@ -177,29 +189,38 @@ def _render_page(request, participant, page, *, answers=None, errors=None, notic
     stored = selectors.participant_answers(participant=participant)
     if answers:
         stored.update(answers)
-    context = _page_context(participant, page, stored, errors or {})
+    context = page_context(participant, page, stored, errors or {})
     context["notice"] = notice
-    template = {"consent": "studies/consent.html", "instructions": "studies/instructions.html"}.get(
+    return render(request, page_template(page), context, status=status)
+
+
+def page_template(page: str) -> str:
+    return {"consent": "studies/consent.html", "instructions": "studies/instructions.html"}.get(
         page, "studies/questions.html"
     )
-    return render(request, template, context, status=status)
 
 
 def _complete_page(request: HttpRequest, participant: Participant, *, refused: bool = False) -> HttpResponse:
+    context = complete_context(participant, code=services.completion_code(participant=participant), refused=refused)
+    return render(request, "studies/complete.html", context, status=409 if refused else 200)
+
+
+def complete_context(participant: Participant, *, code: str, refused: bool = False) -> dict[str, Any]:
+    """What the last page shows: the code, and where the participant goes next (Prolific, MTurk or nowhere)."""
     study = participant.study
-    code = services.completion_code(participant=participant)
     context: dict[str, Any] = {"study": study, "participant": participant, "code": code, "refused": refused,
-                               "progress": 100}
+                               "progress": 100, "texts": page_texts_for(study, participant.condition),
+                               "redirect_seconds": PROLIFIC_REDIRECT_SECONDS}
     if study.platform == Study.Platform.PROLIFIC:
+        # A page with the code that then sends the participant on, rather than an HTTP redirect: when the
+        # redirect fails (a blocked script, a lost connection) the code is still on the screen to copy.
         context["redirect_url"] = recruitment.prolific_completion_url(code)
-        if not refused:
-            return HttpResponseRedirect(context["redirect_url"])
     elif study.platform == Study.Platform.MTURK:
         try:
             context["mturk_submit_url"] = recruitment.mturk_submit_url(participant.turk_submit_to)
         except ValidationError:
             context["mturk_submit_url"] = ""
-    return render(request, "studies/complete.html", context, status=409 if refused else 200)
+    return context
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -245,7 +266,7 @@ def _handle_post(request: HttpRequest, participant: Participant, page: str) -> H
         if participant.status == Participant.Status.DECLINED:
             return _declined_page(request, participant)
         return HttpResponseRedirect(participant_url(participant, participant.current_page))
-    answers = _answers_from_post(request)
+    answers = answers_from_post(request)
     direction = _direction_from_post(request)
     try:
         participant = services.participant_navigate(
@@ -265,16 +286,18 @@ def _handle_post(request: HttpRequest, participant: Participant, page: str) -> H
 
 def _post_after_the_end(request: HttpRequest, participant: Participant) -> HttpResponse:
     """A retry or a double click of the submission that finished the study is answered like the original
-    (the completion redirect); anything else after the end is refused and changes nothing."""
-    retry = services.submission_is_retry(participant=participant, answers=_answers_from_post(request),
+    (the redirect to the completion page); anything else after the end is refused and changes nothing."""
+    retry = services.submission_is_retry(participant=participant, answers=answers_from_post(request),
                                          direction=_direction_from_post(request))
-    return _complete_page(request, participant, refused=not retry)
+    if retry:
+        return HttpResponseRedirect(participant_url(participant, "complete"))
+    return _complete_page(request, participant, refused=True)
 
 
 def _post_of_an_earlier_page(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
     """A page the participant left earlier was submitted again (browser Back, an old tab): its answers are
     saved with their revisions, and the participant goes on where they were."""
-    answers = _answers_from_post(request)
+    answers = answers_from_post(request)
     try:
         services.participant_revise_earlier_page(participant=participant, page=page, answers=answers)
     except services.PageOutOfDate:

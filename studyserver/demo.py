@@ -25,6 +25,8 @@ from studies.study_templates import StudyTemplate, StudyTemplateError, seed_temp
 Say = Callable[[str], None]
 
 DEMO_USERNAME = "researcher"
+#: The seed study's model (explainers.core.training.glow.PRESETS), shipped in explainers/checkpoints/.
+DEMO_PRESET = "seed64"
 
 
 class DemoError(RuntimeError):
@@ -67,15 +69,26 @@ def check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False):
-    """The demo checkpoint: reuse a valid cached one, else train it. Returns (LoadedCheckpoint, reused)."""
+def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False, sampler: str | None = None):
+    """The demo checkpoint: reuse a valid cached one, else train it. Returns (LoadedCheckpoint, reused).
+
+    ``sampler`` trains on another Two4Two sampler than the preset's (the annotation demo's unbiased model)."""
     from explainers.core.errors import CheckpointError
     from explainers.core.training.glow import preset as training_preset
     from explainers.services.checkpoints import checkpoint_load
     from explainers.services.training import model_train
 
-    path = Path(settings.ARTIFACTS_ROOT) / "models" / f"two4two-{preset}.pt"
-    wanted = training_preset(preset).to_dict()
+    path = Path(settings.ARTIFACTS_ROOT) / "models" / f"two4two-{preset}{'-' + sampler if sampler else ''}.pt"
+    wanted = training_preset(preset, sampler=sampler).to_dict()
+    if not retrain and sampler is None:
+        from explainers.core.training.shipped import shipped_load
+
+        try:  # the project ships the demo's model; a damaged or outdated one is an error, never retrained silently
+            shipped = shipped_load(f"two4two-{preset}", wanted_config=wanted)
+        except CheckpointError as exc:
+            raise DemoError(f"{exc} (or run `manage.py demo --retrain` to train one now)") from exc
+        if shipped is not None:
+            return shipped, True
     if path.exists() and not retrain:
         try:
             loaded = checkpoint_load(path)
@@ -97,7 +110,7 @@ def checkpoint_ensure(*, preset: str, say: Say, retrain: bool = False):
 
         # The trainer writes the file (and its sha256 sidecar) only once training has finished, atomically,
         # so an interrupted run leaves no checkpoint that a later run could mistake for a finished one.
-        return model_train(out=path, preset=preset, progress=progress), False
+        return model_train(out=path, preset=preset, sampler=sampler, progress=progress), False
 
 
 def grid_ensure(*, checkpoint, method: str):
@@ -149,12 +162,13 @@ def _grant_researcher_permissions(user) -> None:
     """Model permissions so the researcher can use the admin; querysets there stay scoped to the owner."""
     from django.contrib.auth.models import Permission
 
-    permissions = Permission.objects.filter(content_type__app_label__in=["studies", "explainers", "stats"])
+    permissions = Permission.objects.filter(content_type__app_label__in=["studies", "explainers", "stats", "trials"])
     user.user_permissions.add(*permissions)
 
 
 #: The study designs `manage.py demo --design` builds, and the template of each.
-DEMO_TEMPLATES = {"between_group": "two4two_counterfactuals", "trials": "cem_maf_two4two"}
+DEMO_TEMPLATES = {"between_group": "two4two_counterfactuals", "trials": "cem_maf_two4two",
+                  "annotation": "two4two_annotation"}
 
 
 def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "between_group") -> DemoResult:
@@ -163,7 +177,6 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
 
     from explainers.services.checkpoints import checkpoint_register
     from studies.models import Study
-    from studies.recruitment import study_entry_url
 
     try:
         template = seed_template() if design == "between_group" else template_load(DEMO_TEMPLATES[design])
@@ -176,7 +189,8 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
     call_command("collectstatic", interactive=False, verbosity=0)
     owner, password = researcher_ensure()
 
-    preset = "quick" if quick else "demo"
+    # The annotation demo compares a biased and an unbiased model, trained on the spot at the 32 px preset.
+    preset = "quick" if quick else ("demo" if design == "annotation" else DEMO_PRESET)
     say(f"[2/5] model: Two4Two data and the invertible classifier ({preset} preset)")
     loaded, model_reused = checkpoint_ensure(preset=preset, say=say, retrain=retrain)
     if model_reused:
@@ -201,6 +215,10 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
         say(f"  study {study.slug!r} " + ("exists" if study_reused else "created and launched"))
         say("[5/5] ready")
         return _demo_result(study, owner, password, metrics, reused)
+
+    if design == "annotation":
+        return _annotation_demo(template, owner=owner, password=password, checkpoint=checkpoint, preset=preset,
+                                say=say, retrain=retrain, metrics=metrics, reused=reused)
 
     say("[3/5] stimuli: pregenerating the baseline and counterfactual-interpolation grids (30 × 5)")
     grids = {}
@@ -233,6 +251,36 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
             raise DemoError(f"The seed study could not be built: {exc}") from exc
         say(f"  study {study.slug!r} created and launched")
 
+    say("[5/5] ready")
+    return _demo_result(study, owner, password, metrics, reused)
+
+
+def _annotation_demo(template: StudyTemplate, *, owner, password: str, checkpoint, preset: str, say: Say,
+                     retrain: bool, metrics: dict, reused: list[str]) -> DemoResult:
+    """Singla et al.'s three annotation tasks (appendix A.4) on counterfactual grids of a biased classifier and
+    of one trained on the unbiased Two4Two sampler (bias detection needs both)."""
+    from explainers.services.checkpoints import checkpoint_register
+    from studies.designs.annotation.demo import annotation_demo_study
+
+    say("[3/5] stimuli: counterfactual grids of the biased model and of a model trained without the colour bias")
+    unbiased, unbiased_reused = checkpoint_ensure(preset=preset, say=say, retrain=retrain, sampler="unbiased")
+    reused += ["unbiased checkpoint"] if unbiased_reused else []
+    unbiased_checkpoint = checkpoint_register(path=unbiased.path, name=f"Two4Two {preset} model (unbiased)",
+                                              owner=owner)
+    grids = []
+    for label, model in (("biased", checkpoint), ("unbiased", unbiased_checkpoint)):
+        grid, grid_reused = grid_ensure(checkpoint=model, method="counterfactual_interpolation")
+        reused += [f"{label} grid"] if grid_reused else []
+        say(f"  {label} model: grid #{grid.pk} ready" + (" (cached)" if grid_reused else ""))
+        grids.append(grid)
+    say("[4/5] study: relative order, what is changing, bias detection")
+    try:
+        study, study_reused = annotation_demo_study(template, owner=owner, biased_grid=grids[0],
+                                                    unbiased_grid=grids[1])
+    except StudyTemplateError as exc:
+        raise DemoError(f"The annotation study could not be built: {exc}") from exc
+    reused += ["study"] if study_reused else []
+    say(f"  study {study.slug!r} " + ("exists" if study_reused else "created and launched"))
     say("[5/5] ready")
     return _demo_result(study, owner, password, metrics, reused)
 

@@ -126,9 +126,24 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # production.
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not HTTPS)
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
+# Serve MEDIA_ROOT from Django (studyserver/media.py) where no reverse proxy does; off in production, where the
+# proxy serves it (never django.views.static.serve).
+SERVE_MEDIA = env_bool("SERVE_MEDIA", not HTTPS)
+# Collected static files get content-hashed names (far-future cache headers from WhiteNoise); local runs
+# serve them straight from the apps.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if WHITENOISE_USE_FINDERS
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Cached model checkpoints and datasets built by the demo and by training.
 ARTIFACTS_ROOT = Path(env_str("STUDYSERVER_ARTIFACTS", str(VAR_DIR / "artifacts")))
+# Researchers' uploads (dataset and stimulus zips, model files): bounded in size, count and pixels per image.
+EXPLAINERS_UPLOAD_MAX_BYTES = env_int("EXPLAINERS_UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+EXPLAINERS_UPLOAD_MAX_FILES = env_int("EXPLAINERS_UPLOAD_MAX_FILES", 20_000, minimum=1)
+EXPLAINERS_IMAGE_MAX_PIXELS = env_int("EXPLAINERS_IMAGE_MAX_PIXELS", 1024 * 1024, minimum=64)
+EXPLAINERS_MODEL_MAX_BYTES = env_int("EXPLAINERS_MODEL_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
 
 # Request size limits: participants submit small forms; anything larger is refused with 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
@@ -164,6 +179,11 @@ MTURK_FRAME_ANCESTORS = env_list(
     ["https://worker.mturk.com", "https://workersandbox.mturk.com", "https://www.mturk.com",
      "https://sandbox.mturk.com"],
 )
+# Prolific's researcher API: with a token, submission statuses are read every PROLIFIC_SYNC_MINUTES (Celery
+# beat, or `manage.py prolific_sync` from cron) and approvals, rejections and bonuses can be sent.
+PROLIFIC_API_TOKEN = env_str("PROLIFIC_API_TOKEN", "")
+PROLIFIC_API_BASE_URL = env_str("PROLIFIC_API_BASE_URL", "https://api.prolific.com")
+PROLIFIC_SYNC_MINUTES = env_int("PROLIFIC_SYNC_MINUTES", 5, minimum=1)
 # Participants active within this many minutes keep their place when assigning conditions.
 ASSIGNMENT_ACTIVE_CUTOFF_MINUTES = env_int("ASSIGNMENT_ACTIVE_CUTOFF_MINUTES", 60, minimum=1)
 # The address participants reach this server at, for links shown where no request says it (the MTurk XML
@@ -180,7 +200,25 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "2000/min"},
+    # Per client address for anonymous calls, per account (token or session) for researchers.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": env_str("API_ANON_RATE", "120/min"), "user": env_str("API_USER_RATE", "2000/min")},
+    # Proxies in front of the app that append to X-Forwarded-For (the client address of the throttles).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0) or None,
+}
+# New participants one address may start per minute (a lab or university NAT shares one address, so keep
+# it well above a room of people); POSTs one participant may send per minute. 0 switches a limit off.
+PARTICIPANT_ENTRY_LIMIT_PER_MINUTE = env_int("PARTICIPANT_ENTRY_LIMIT_PER_MINUTE", 60, minimum=0)
+PARTICIPANT_POST_LIMIT_PER_MINUTE = env_int("PARTICIPANT_POST_LIMIT_PER_MINUTE", 300, minimum=0)
+# The throttles' counters. Several web processes should share one: CACHE_URL=redis://host:6379/3.
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+    if _CACHE_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "studyserver researcher API",
@@ -218,6 +256,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"explainers.tasks.*": {"queue": "gpu"}}
 CELERY_TASK_TRACK_STARTED = True
+CELERY_BEAT_SCHEDULE = {
+    "prolific-sync": {"task": "studies.tasks.prolific_sync_all", "schedule": 60.0 * PROLIFIC_SYNC_MINUTES},
+} if PROLIFIC_API_TOKEN else {}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task of a killed worker (acks late) is redelivered after this many seconds on Redis; grid workers
 # should set it above the longest grid build.

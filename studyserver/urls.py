@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
+from .media import media_file
 from .views import api_docs, health, home
 
 urlpatterns = [
@@ -22,7 +22,8 @@ urlpatterns = [
     path("", include("explainers.urls")),
     path("", include("stats.urls")),
     path("", include("studies.designs.trials.urls")),
-    # Media (stimulus images) are public by design: participants load them without an account. In
-    # production put a CDN or the proxy in front of MEDIA_ROOT instead.
-    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+if settings.SERVE_MEDIA:
+    # Media (stimulus images) are public by design: participants load them without an account. In production
+    # (SERVE_MEDIA off) the reverse proxy serves MEDIA_ROOT with the same cache headers.
+    urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_file, name="media"))

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, transaction
@@ -31,6 +32,7 @@ from explainers.services.grid_configuration import (
     grid_orientation,
 )
 from explainers.services.held_out import held_out_images
+from explainers.services.stimulus_set_generation import stimulus_set_build
 
 log = logging.getLogger("explainers.grids")
 
@@ -43,7 +45,8 @@ GRID_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, Inte
 GRID_DISPLAY_SIZE = 112
 #: Keys of the manifest that the grid row keeps as its provenance.
 PROVENANCE_KEYS = ("checkpoint", "dataset", "column_targets", "bin_edges", "code_version", "torch_version", "device",
-                   "image_size", "network_evaluations", "positive_on_left", "bin_counts")
+                   "image_size", "network_evaluations", "positive_on_left", "bin_counts", "faithfulness",
+                   "counterfactual_quality")
 
 GridProgress = Callable[[int, str], None]
 
@@ -155,6 +158,7 @@ def _build(grid: StimulusGrid, layout: GridLayout, torch_device, report: _Progre
         "dataset": {**loaded.dataset, "held_out_seed": held_out_seed, "held_out": layout.held_out},
         "column_targets": result.targets, "bin_edges": result.edges, "column_labels": result.labels,
         "positive_on_left": positive_on_left, "bin_counts": result.extra.get("bin_counts"),
+        "faithfulness": result.extra.get("faithfulness"),
         "network_evaluations": result.network_evaluations,
         "code_version": code_version(), "torch_version": torch.__version__, "device": str(torch_device),
         "image_size": int(images.shape[1]), "created_at": timezone.now().isoformat(),
@@ -166,7 +170,18 @@ def _build(grid: StimulusGrid, layout: GridLayout, torch_device, report: _Progre
     return result, manifest
 
 
-def _publish(grid_id: int, tmp: Path, result, manifest: dict[str, Any], timings: dict[str, Any]) -> StimulusGrid:
+def _counterfactual_quality(result, manifest: dict[str, Any], directory: Path) -> dict[str, Any] | None:
+    """What a Two4Two counterfactual grid changes per unit logit (and its figure, written to ``directory``),
+    when the project ships a parameter read-out for the grid's image size; None otherwise."""
+    if result.kind not in ("counterfactual", "isofactual") or manifest["dataset"].get("kind") != "two4two":
+        return None
+    from explainers.core.evaluation.counterfactual_quality import grid_quality_report, shipped_readout
+
+    readout = shipped_readout(int(manifest["image_size"]))
+    return None if readout is None else grid_quality_report(result, readout, directory)
+
+
+def grid_publish(grid_id: int, tmp: Path, result, manifest: dict[str, Any], timings: dict[str, Any]) -> StimulusGrid:
     """Rename ``tmp`` into place and store the cells in one transaction; a duplicate delivery keeps its files."""
     directory_name = f"{GRID_MEDIA_DIR}/{grid_id}/{uuid.uuid4().hex[:12]}"
     final = Path(settings.MEDIA_ROOT) / directory_name
@@ -185,13 +200,14 @@ def _publish(grid_id: int, tmp: Path, result, manifest: dict[str, Any], timings:
             GridCell.objects.bulk_create([
                 GridCell(grid=grid, row=c.row, column=c.column, image=f"{directory_name}/{c.filename}",
                          logit=c.logit, is_original=c.is_original, source_index=c.source_index,
+                         label=c.parameters.get("label", ""), prediction=c.parameters.get("prediction", ""),
                          parameters=c.parameters)
                 for c in result.cells
             ])
             grid.status, grid.progress, grid.error = StimulusGrid.Status.READY, 100, ""
             grid.directory = directory_name
             grid.column_labels = result.labels
-            grid.provenance = {key: manifest[key] for key in PROVENANCE_KEYS} | {
+            grid.provenance = {key: manifest.get(key) for key in PROVENANCE_KEYS} | {
                 "timings": timings, "kind": manifest["grid"]["kind"], "manifest": f"{directory_name}/manifest.json",
                 "composite": f"{directory_name}/composite.png",
                 "display_size": max(GRID_DISPLAY_SIZE, manifest["image_size"])}
@@ -226,16 +242,24 @@ def grid_pregenerate(grid_id: int, *, progress: GridProgress | None = None, devi
     report = _ProgressWriter(grid.pk, progress)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{grid.pk}-", dir=_media_root()))
     tmp.chmod(0o755)  # mkdtemp makes it private; the published folder must be readable by the web server
-    layout = GridLayout.from_dict(grid.layout) if grid.layout else GridLayout()
+    is_grid = grid.kind == StimulusGrid.Kind.GRID
+    layout = GridLayout.from_dict(grid.layout) if is_grid and grid.layout else GridLayout()
     device_name = device or "auto"
     try:
         torch_device = pick_device(device)
         device_name = str(torch_device)
-        result, manifest = _build(grid, layout, torch_device, report)
+        if is_grid:
+            result, manifest = _build(grid, layout, torch_device, report)
+            manifest["counterfactual_quality"] = _counterfactual_quality(result, manifest, tmp)
+        else:
+            result, manifest = stimulus_set_build(grid, torch_device, report)
+            manifest["code_version"] = code_version()
         write_timings = write_grid_files(
             result, tmp, manifest=manifest, progress=lambda fraction, stage: report(85 + 13 * fraction, stage))
         timings = {**result.timings, **manifest["timings"], **write_timings}
-        grid = _publish(grid_id, tmp, result, manifest, timings)
+        if result.extra.get("maps") is not None:  # the raw attributions, for analyses beyond the pictures
+            np.save(tmp / "attributions.npy", result.extra.pop("maps"))
+        grid = grid_publish(grid_id, tmp, result, manifest, timings)
         log.info("grid %s ready: %s cells on %s in %.1f s", grid.pk, len(result.cells), device_name,
                  sum(v for v in timings.values() if isinstance(v, float)))
         return grid

@@ -15,7 +15,7 @@ Progress = Callable[[int, int, dict[str, float]], None]
 
 
 def _train(config, out: Path | str, *, resume: bool, progress: Progress | None,
-           num_threads: int | None) -> "LoadedCheckpoint":
+           num_threads: int | None, device: str | None = "cpu") -> "LoadedCheckpoint":
     import torch
 
     from explainers.core.training.run import train_to_checkpoint
@@ -24,23 +24,24 @@ def _train(config, out: Path | str, *, resume: bool, progress: Progress | None,
         torch.set_num_threads(num_threads)
     return train_to_checkpoint(config, artifact_path(out), resume=resume,
                                cache_dir=Path(settings.ARTIFACTS_ROOT) / "datasets", progress=progress,
-                               num_threads=num_threads)
+                               num_threads=num_threads, device=device)
 
 
 def model_train(*, out: Path | str, preset: str = "demo", image_size: int | None = None, steps: int | None = None,
                 sampler: str | None = None, dataset_seed: int | None = None, seed: int | None = None,
                 train_size: int | None = None, val_size: int | None = None, resume: bool = False,
-                num_threads: int | None = None, progress: Progress | None = None) -> "LoadedCheckpoint":
+                num_threads: int | None = None, progress: Progress | None = None,
+                device: str | None = "cpu") -> "LoadedCheckpoint":
     """Train the seed's invertible classifier (Glow + linear head) on Two4Two and write ``out``.
 
-    ``preset`` picks the configuration ("demo" or "quick", see explainers.core.training.glow.PRESETS); the
-    other arguments override it.
+    ``preset`` picks the configuration (see explainers.core.training.glow.PRESETS); the other arguments
+    override it. ``device``: "cpu", "cuda" or "auto" (CUDA when present).
     """
     from explainers.core.training.glow import preset as glow_preset
 
     config = glow_preset(preset, image_size=image_size, steps=steps, sampler=sampler, dataset_seed=dataset_seed,
                          seed=seed, train_size=train_size, val_size=val_size)
-    return _train(config, out, resume=resume, progress=progress, num_threads=num_threads)
+    return _train(config, out, resume=resume, progress=progress, num_threads=num_threads, device=device)
 
 
 def ibinn_model_train(*, out: Path | str, preset: str = "digits", image_size: int | None = None,

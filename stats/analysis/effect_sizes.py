@@ -25,7 +25,7 @@ EXACT_PRODUCT = 10_000
 
 def epsilon_squared_interval(
     groups: Sequence[Sequence[float]], *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float] | None:
+) -> list[float] | None:
     """Percentile bootstrap interval of epsilon^2 = H/(N-1); None when fewer than two groups have answers."""
     samples = [np.asarray(group, dtype=float) for group in groups if len(group)]
     if len(samples) < 2:
@@ -40,7 +40,7 @@ def epsilon_squared_interval(
     epsilon = np.where(np.isfinite(h), h, 0.0) / (sum(sizes) - 1)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(epsilon, [tail, 1.0 - tail])
-    return float(low), float(high)
+    return [float(low), float(high)]
 
 
 def vargha_delaney_a(x: Sequence[float], y: Sequence[float]) -> float:

@@ -4,7 +4,9 @@ Every analysis reads its answers from the long CSV (stats.services.exports): the
 study and ``manage.py analyze --from-csv FILE`` run the same code on the same rows, so anyone holding the
 file gets the same numbers. The data hash is the sha256 of the header line and the rows of the participants
 the analysis kept, written back exactly as the export writes them (comma separated, minimal quoting, "\\n"
-line ends, file order); participants appear under a pseudonym, never a database or platform id.
+line ends, file order); participants appear under a pseudonym, never a database or platform id. Columns
+naming a participant on the recruiting platform (``identity_columns``: in the owner's export, not in the
+pseudonymised one) are dropped on reading, so both files give the same hash.
 """
 from __future__ import annotations
 
@@ -46,23 +48,26 @@ def _number_or_none(value: str, label: str) -> float | None:
         raise AnalysisInputError(f"{label}: {value!r} is not a number.") from None
 
 
-def parse_long_csv(text: str) -> LongData:
+def parse_long_csv(text: str, *, identity_columns: Sequence[str] = ()) -> LongData:
     """Read a long export; AnalysisInputError names missing columns or unreadable values."""
     reader = csv.reader(io.StringIO(text))
     try:
-        header = next(reader)
+        full_header = next(reader)
     except StopIteration:
         raise AnalysisInputError("The file is empty: expected the long CSV export of a study.") from None
+    kept = [index for index, name in enumerate(full_header) if name not in identity_columns]
+    header = [full_header[index] for index in kept]
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise AnalysisInputError(f"Not a long export of this platform: missing column(s) {', '.join(missing)}.")
     at = {name: header.index(name) for name in header}
     data = LongData(header=header, rows=[], file_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
-    for number, row in enumerate(reader, start=2):
-        if not row:
+    for number, full_row in enumerate(reader, start=2):
+        if not full_row:
             continue
-        if len(row) != len(header):
-            raise AnalysisInputError(f"Line {number} has {len(row)} fields, the header {len(header)}.")
+        if len(full_row) != len(full_header):
+            raise AnalysisInputError(f"Line {number} has {len(full_row)} fields, the header {len(full_header)}.")
+        row = [full_row[index] for index in kept]
         index = len(data.rows)
         data.rows.append(row)
         pseudonym = row[at["participant"]]
@@ -73,6 +78,8 @@ def parse_long_csv(text: str) -> LongData:
                 "is_simulated": _flag(row[at["is_simulated"]]),
                 "attention_failed": _flag(row[at["attention_failed"]]),
                 "stimulus_seconds": _number_or_none(row[at["stimulus_seconds"]], f"line {number}, stimulus_seconds"),
+                # Optional: files exported before researchers could exclude participants lack the column.
+                "excluded_reason": row[at["excluded_reason"]].strip() if "excluded_reason" in at else "",
                 "rows": [],
             }
             if participant["condition"] and participant["condition"] not in data.conditions:

@@ -208,12 +208,13 @@ def _families(given: Any, plan: Mapping[str, Any], known: Sequence[str], correct
             _fail(f"Family {name!r} must list at least one item key.")
         if own not in FAMILY_CORRECTIONS:
             _fail(f"Family {name!r}: unknown correction {own!r}; choose one of: {', '.join(FAMILY_CORRECTIONS)}.")
+        for key in keys:
+            if key not in known:
+                _fail(f"Family {name!r} names {key!r}, which is not a Likert item or scale of this study.")
         if len(keys) == 1 and own != UNCORRECTED:
             _fail(f"Family {name!r} has one item, so a {own} correction over it changes nothing: give it "
                   f"\"correction\": \"{UNCORRECTED}\" or put the item in a family with others.")
         for key in keys:
-            if key not in known:
-                _fail(f"Family {name!r} names {key!r}, which is not a Likert item or scale of this study.")
             if key in assigned:
                 _fail(f"Item {key!r} is in two families ({assigned[key]!r}, {name!r}).")
             assigned[key] = str(name)
@@ -281,8 +282,7 @@ def apply_overrides(plan: Mapping[str, Any], overrides: Mapping[str, Any]) -> tu
         depart("correction", plan["correction"], overrides["correction"])
         effective["correction"] = overrides["correction"]
         for family in effective["families"].values():
-            if family["correction"] != UNCORRECTED:
-                family["correction"] = overrides["correction"]
+            family["correction"] = overrides["correction"]  # one p adjusted alone stays as it is
     if overrides.get("alpha") is not None and overrides["alpha"] != plan["alpha"]:
         effective["alpha"] = _number(overrides["alpha"], "alpha", 0.0, 1.0)
         depart("alpha", plan["alpha"], effective["alpha"])

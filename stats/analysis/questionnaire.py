@@ -42,7 +42,7 @@ class ItemSpec:
 
 
 @dataclass(frozen=True)
-class TestSettings:
+class PValueSettings:
     """How p values and intervals are computed (the plan's "exact" and "effect_sizes" sections)."""
 
     exact: str = "auto"  # "auto": exact/permutation p when a group is small; "always": for every test
@@ -106,7 +106,7 @@ def _score_summary(values: Sequence[float]) -> dict[str, Any]:
             "pct_disagree": None, "pct_neutral": None, "pct_agree": None}
 
 
-def _test(key: str, per_condition: Mapping[str, Sequence[float]], settings: TestSettings) -> dict[str, Any]:
+def _test(key: str, per_condition: Mapping[str, Sequence[float]], settings: PValueSettings) -> dict[str, Any]:
     """The test of one row: Kruskal-Wallis (or the plan's Mann-Whitney), exact p where needed, effects."""
     from scipy import stats as scipy_stats
 
@@ -169,7 +169,7 @@ def analyze_items(
     alpha: float = 0.05,
     families: Mapping[str, Any] | None = None,
     posthoc: bool = True,
-    settings: TestSettings | None = None,
+    settings: PValueSettings | None = None,
     scores: Mapping[str, Mapping[str, Any]] | None = None,
     missing: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
@@ -184,7 +184,7 @@ def analyze_items(
     significant; items without any answer are listed under "problems".
     """
     check_correction(correction)
-    settings = settings or TestSettings()
+    settings = settings or PValueSettings()
     if not 0.0 < float(alpha) < 1.0:
         raise AnalysisInputError(f"alpha must be between 0 and 1, not {alpha!r}.")
     if len(conditions) < 2:

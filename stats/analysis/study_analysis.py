@@ -17,7 +17,7 @@ from .cleaning import AnalysisInputError
 from .hypotheses import evaluate_hypotheses
 from .likert import likert_values
 from .long_table import LongData, ordered_items, rows_sha256
-from .questionnaire import ItemSpec, TestSettings, analyze_items, item_values
+from .questionnaire import ItemSpec, PValueSettings, analyze_items, item_values
 from .reliability import cronbach_alpha
 
 FINISHED_STATUSES = ("completed", "failed_attention")
@@ -26,6 +26,7 @@ EXCLUSION_REASONS = {
     "incomplete": "did not complete the study",
     "failed_attention": "failed an attention check",
     "too_fast": "spent less than the minimum time on the stimulus page",
+    "researcher": "excluded by the researcher (their reason is listed with the participant)",
 }
 SENSITIVITY_RULES = {"incomplete": "incomplete", "failed_attention": "failed_attention",
                      "too_fast": "min_stimulus_seconds"}
@@ -33,9 +34,12 @@ SENSITIVITY_RULES = {"incomplete": "incomplete", "failed_attention": "failed_att
 
 def exclusion_reasons(participant: Mapping[str, Any], answers: Mapping[str, str], *, rules: Mapping[str, Any],
                       attention_items: Sequence[Mapping[str, Any]]) -> list[str]:
-    reasons = []
     if participant["is_simulated"] and rules["simulated"]:
-        reasons.append("simulated")
+        # Not part of this analysis at all: its other reasons must not swell the real participants' counts.
+        return ["simulated"]
+    reasons = []
+    if participant.get("excluded_reason"):
+        reasons.append("researcher")
     if rules["incomplete"] and (participant["status"] not in FINISHED_STATUSES or not participant["condition"]):
         reasons.append("incomplete")
     if rules["failed_attention"]:
@@ -63,7 +67,7 @@ def _select(data: LongData, rules: Mapping[str, Any]) -> tuple[list[dict], list[
         if reasons:
             counts.update(reasons)
             excluded.append({"participant": participant["participant"], "condition": participant["condition"] or None,
-                             "reasons": reasons})
+                             "reasons": reasons, "researcher_reason": participant.get("excluded_reason", "")})
         else:
             included.append(participant)
     return included, excluded, counts
@@ -120,7 +124,7 @@ def _tables(data: LongData, plan: Mapping[str, Any], included: Sequence[Mapping[
             np.asarray(complete, dtype=float).reshape(len(complete), len(scale["items"])),
             confidence=plan["effect_sizes"]["confidence"])}
     exact = plan["exact"]
-    settings = TestSettings(exact=exact["policy"], min_group_size=exact["min_group_size"],
+    settings = PValueSettings(exact=exact["policy"], min_group_size=exact["min_group_size"],
                             resamples=exact["resamples"], seed=exact["seed"], intervals=intervals,
                             bootstrap_resamples=plan["effect_sizes"]["bootstrap_resamples"],
                             confidence=plan["effect_sizes"]["confidence"], tests=plan["tests"])
@@ -199,6 +203,7 @@ def analyze_long(data: LongData, plan: Mapping[str, Any], *, sensitivity: bool =
             "reasons": EXCLUSION_REASONS,
             "total_participants": len(data.participants),
             "included": len(included),
+            "included_real": sum(1 for participant in included if not participant["is_simulated"]),
             "excluded": len(excluded),
             "counts": {reason: counts.get(reason, 0) for reason in EXCLUSION_REASONS},
             "participants": excluded,

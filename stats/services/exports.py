@@ -17,14 +17,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from studies.models import Item, Participant, Study
+from studies.selectors import items_in_presentation_order
 
 from .. import selectors
 
 EXPORT_FORMATS = ("long", "wide", "json", "codebook")
 JSON_FORMAT_VERSION = 1
 
-PARTICIPANT_COLUMNS = ["participant", "condition", "status", "is_simulated", "attention_failed",
-                       "stimulus_seconds", "started_at", "completed_at"]
+#: The recruiting platform's ids: what an owner needs to approve, reject or pay a submission. Left out of the
+#: pseudonymised export made for sharing; the pseudonym -> id mapping stays on the server (the owner's export).
+IDENTITY_COLUMNS = ["platform", "platform_participant_id", "platform_submission_id"]
+PARTICIPANT_COLUMNS = ["participant", *IDENTITY_COLUMNS, "condition", "status", "is_simulated", "attention_failed",
+                       "excluded_reason", "stimulus_seconds", "started_at", "completed_at"]
 ANSWER_COLUMNS = ["item", "group", "kind", "page", "scale_points", "reverse_coded", "value", "answered_at",
                   "expected_answer"]
 LONG_COLUMNS = [*PARTICIPANT_COLUMNS, *ANSWER_COLUMNS]
@@ -32,10 +36,16 @@ LONG_COLUMNS = [*PARTICIPANT_COLUMNS, *ANSWER_COLUMNS]
 COLUMN_MEANINGS = {
     "participant": "pseudonym of the participant within the study (P0001, P0002, ... in order of arrival; neither "
                    "the platform id nor a database id)",
+    "platform": "recruiting platform: " + ", ".join(Study.Platform.values) + " (owner's export only)",
+    "platform_participant_id": "the platform's participant id: PROLIFIC_PID on Prolific, workerId on MTurk (owner's "
+                               "export only; the pseudonymised export for sharing leaves it out)",
+    "platform_submission_id": "the platform's id of this attempt: SESSION_ID on Prolific, assignmentId on MTurk "
+                              "(owner's export only)",
     "condition": "condition slug the participant was assigned to (empty if none yet)",
     "status": "participant status: " + ", ".join(Participant.Status.values),
     "is_simulated": "true for simulated participants (left out unless include_simulated)",
     "attention_failed": "true when the participant failed an attention check",
+    "excluded_reason": "why the researcher excluded the participant from analyses (empty = not excluded)",
     "stimulus_seconds": "seconds on the stimulus page, summed over visits (empty if never shown)",
     "started_at": "ISO 8601 UTC",
     "completed_at": "ISO 8601 UTC, empty if not completed",
@@ -95,10 +105,26 @@ def participant_pseudonyms(study: Study) -> dict[int, str]:
     return {pk: f"P{number:04d}" for number, pk in enumerate(ordered, start=1)}
 
 
+def participant_columns(*, pseudonymised: bool) -> list[str]:
+    """The participant columns of an export: the owner's carries the platform ids, the shared one does not."""
+    return [c for c in PARTICIPANT_COLUMNS if not (pseudonymised and c in IDENTITY_COLUMNS)]
+
+
+def long_columns(*, pseudonymised: bool) -> list[str]:
+    return [*participant_columns(pseudonymised=pseudonymised), *ANSWER_COLUMNS]
+
+
+def _identity(participant: dict[str, Any]) -> tuple[str, str, str]:
+    submission = participant["assignment_id"] if participant["platform"] == Study.Platform.MTURK else (
+        participant["platform_session_id"])
+    return participant["platform"], participant["external_id"], submission
+
+
 def _participants(
-    study: Study, *, include_simulated: bool, include_unfinished: bool
+    study: Study, *, include_simulated: bool, include_unfinished: bool, pseudonymised: bool = False
 ) -> Iterator[tuple[tuple, list[tuple]]]:
-    """(PARTICIPANT_COLUMNS values, [ANSWER_COLUMNS values per answered item, in item order]) per participant.
+    """(participant_columns() values, [ANSWER_COLUMNS values per answered item, in presentation order]) per
+    participant.
 
     Tuples rather than dicts: a study of 10 000 participants has 120 000 answers, and the long CSV is
     written straight from them.
@@ -111,16 +137,18 @@ def _participants(
     item_columns = [
         (item, (item.key, item.group, item.kind, item.page, item.scale_points if item.is_scaled else None,
                 item.reverse_coded))
-        for item in data.items
+        for item in items_in_presentation_order(study=study)
     ]
     for participant in data.participants:
         pk = participant["pk"]
         columns = (
             pseudonyms[pk],
+            *(() if pseudonymised else _identity(participant)),
             slugs.get(participant["condition_id"], ""),
             participant["status"],
             participant["is_simulated"],
             participant["attention_failed"],
+            participant["excluded_reason"],
             data.stimulus_seconds.get(pk),
             _iso(participant["started_at"]),
             _iso(participant["completed_at"]),
@@ -142,18 +170,21 @@ def _long_rows(study: Study, **flags: bool) -> Iterator[tuple]:
 
 
 def response_rows(
-    *, study: Study, include_simulated: bool = False, include_unfinished: bool = False
+    *, study: Study, include_simulated: bool = False, include_unfinished: bool = False, pseudonymised: bool = False
 ) -> list[dict[str, Any]]:
-    """One dict per answer with LONG_COLUMNS ("long" format), ready for analysis or an API response."""
+    """One dict per answer with long_columns() ("long" format), ready for analysis or an API response."""
+    columns = long_columns(pseudonymised=pseudonymised)
     return [
-        dict(zip(LONG_COLUMNS, row, strict=True))
-        for row in _long_rows(study, include_simulated=include_simulated, include_unfinished=include_unfinished)
+        dict(zip(columns, row, strict=True))
+        for row in _long_rows(study, include_simulated=include_simulated, include_unfinished=include_unfinished,
+                              pseudonymised=pseudonymised)
     ]
 
 
-def codebook(*, study: Study, include_simulated: bool = False, include_unfinished: bool = False) -> dict[str, Any]:
+def codebook(*, study: Study, include_simulated: bool = False, include_unfinished: bool = False,
+             pseudonymised: bool = False) -> dict[str, Any]:
     """What every column and value of the exports means, and which participants an export holds."""
-    items = Item.objects.filter(study=study).select_related("condition").order_by("page", "order", "pk")
+    items = items_in_presentation_order(study=study).select_related("condition")
     return {
         "study": study.slug,
         "participants_included": {
@@ -162,7 +193,8 @@ def codebook(*, study: Study, include_simulated: bool = False, include_unfinishe
             "include_unfinished": include_unfinished,
             "include_simulated": include_simulated,
         },
-        "columns": COLUMN_MEANINGS,
+        "pseudonymised": pseudonymised,
+        "columns": {name: COLUMN_MEANINGS[name] for name in long_columns(pseudonymised=pseudonymised)},
         "conditions": [{"slug": c.slug, "name": c.name} for c in study.conditions.order_by("order", "pk")],
         "items": [
             {
@@ -211,38 +243,45 @@ def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def responses_export(
-    *, study: Study, fmt: str, include_simulated: bool = False, include_unfinished: bool = False
+    *, study: Study, fmt: str, include_simulated: bool = False, include_unfinished: bool = False,
+    pseudonymised: bool = False,
 ) -> ExportFile:
     """The study's responses as long CSV (one row per answer), wide CSV (one row per participant), JSON
-    (participants with their answers and the codebook) or the codebook alone."""
+    (participants with their answers and the codebook) or the codebook alone.
+
+    The owner's export carries the platform ids (to approve, reject or pay); ``pseudonymised`` leaves them
+    out, for sharing: the pseudonyms are the same in both, so the owner's file is the mapping."""
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
     flags = {"include_simulated": include_simulated, "include_unfinished": include_unfinished}
-    stem = f"{study.slug}-responses"
+    stem = f"{study.slug}-responses" + ("-pseudonymised" if pseudonymised else "")
     if fmt == "codebook":
-        content = json.dumps(codebook(study=study, **flags), indent=2, ensure_ascii=False)
+        content = json.dumps(codebook(study=study, **flags, pseudonymised=pseudonymised), indent=2, ensure_ascii=False)
         return ExportFile(content, "application/json", f"{study.slug}-codebook.json")
+    columns = participant_columns(pseudonymised=pseudonymised)
     if fmt == "long":
-        return ExportFile(_csv(LONG_COLUMNS, _long_rows(study, **flags)), "text/csv; charset=utf-8", f"{stem}-long.csv")
-    participants = _participants(study, **flags)
+        return ExportFile(_csv([*columns, *ANSWER_COLUMNS], _long_rows(study, **flags, pseudonymised=pseudonymised)),
+                          "text/csv; charset=utf-8", f"{stem}-long.csv")
+    participants = _participants(study, **flags, pseudonymised=pseudonymised)
     if fmt == "json":
         payload = {
             "format_version": JSON_FORMAT_VERSION,
-            "codebook": codebook(study=study, **flags),
+            "codebook": codebook(study=study, **flags, pseudonymised=pseudonymised),
             **flags,
+            "pseudonymised": pseudonymised,
             "participants": [
-                {**dict(zip(PARTICIPANT_COLUMNS, columns, strict=True)),
+                {**dict(zip(columns, values, strict=True)),
                  "responses": {answer[0]: answer[VALUE] for answer in answers}}
-                for columns, answers in participants
+                for values, answers in participants
             ],
         }
         return ExportFile(json.dumps(payload, indent=2, ensure_ascii=False), "application/json", f"{stem}.json")
-    item_keys = list(Item.objects.filter(study=study).order_by("page", "order", "pk").values_list("key", flat=True))
+    # Columns in the order participants answer the items (page by page), not alphabetically by page.
+    item_keys = list(items_in_presentation_order(study=study).values_list("key", flat=True))
 
     def wide_rows() -> Iterator[tuple]:
-        for columns, answers in participants:
-            values = {answer[0]: answer[VALUE] for answer in answers}
-            yield columns + tuple(values.get(key) for key in item_keys)
+        for values, answers in participants:
+            given = {answer[0]: answer[VALUE] for answer in answers}
+            yield values + tuple(given.get(key) for key in item_keys)
 
-    return ExportFile(_csv([*PARTICIPANT_COLUMNS, *item_keys], wide_rows()), "text/csv; charset=utf-8",
-                      f"{stem}-wide.csv")
+    return ExportFile(_csv([*columns, *item_keys], wide_rows()), "text/csv; charset=utf-8", f"{stem}-wide.csv")

@@ -70,6 +70,15 @@ class StudyDesign:
         """Template context for the results ``analyse`` returned; ``design_template`` names the section template."""
         return {}
 
+    def simulation_bot(self, *, study: "Study") -> tuple[type, Any] | None:
+        """(bot class, default response policy) of this design's simulated participants; None: the generic bot
+        of studies.simulation, which walks the shared question pages."""
+        return None
+
+    def copy_configuration(self, *, source: "Study", copy: "Study") -> None:
+        """Copy the design's own configuration of ``source`` to its new draft duplicate ``copy`` (conditions and
+        items are already copied); the shared question pages need nothing more."""
+
     def analysis_csv_rows(self, *, results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         """(columns, rows) of the CSV download of the results ``analyse`` returned."""
         raise NotImplementedError(f"design {self.key!r} has no CSV layout of its analysis")

@@ -4,6 +4,7 @@
 - participants.py: entry, balanced assignment, consent, decline, return and time-out;
 - responses.py: validating and storing answers with their revisions, recognising retried submissions;
 - navigation.py: page timing and moving through the pages up to completion;
+- exclusions.py: the researcher excluding participants with a reason, clearing test runs before launch;
 - privacy.py: consent versions, withdrawal, deletion on request and the audit log;
 - exceptions.py: StudyUnavailable, ParticipantFinished, PageOutOfDate, StimulusTooEarly.
 
@@ -11,6 +12,7 @@ Every function is keyword-only and runs in one transaction; invalid input raises
 django.core.exceptions.ValidationError (with field names) and changes nothing.
 """
 from .exceptions import PageOutOfDate, ParticipantFinished, StimulusTooEarly, StudyUnavailable
+from .exclusions import participant_exclude, participant_include, study_delete_test_participants
 from .navigation import page_visit_close, page_visit_open, participant_navigate, participant_revise_earlier_page
 from .participants import (
     PlatformIdentity,
@@ -29,6 +31,7 @@ from .privacy import (
     consent_supersede,
     participant_delete_by_platform_id,
     participant_withdraw,
+    wording_fixes_log,
 )
 from .responses import answers_validate, responses_autosave, responses_save, submission_is_retry
 from .studies import (
@@ -43,6 +46,8 @@ from .studies import (
     study_close,
     study_create,
     study_delete,
+    study_duplicate,
+    study_duplicate_slug,
     study_launch,
     study_launch_problems,
     study_pause,
@@ -74,6 +79,8 @@ __all__ = [
     "participant_decline",
     "participant_delete_by_platform_id",
     "participant_enter",
+    "participant_exclude",
+    "participant_include",
     "participant_mark_returned",
     "participant_navigate",
     "participant_resume",
@@ -86,9 +93,13 @@ __all__ = [
     "study_close",
     "study_create",
     "study_delete",
+    "study_delete_test_participants",
+    "study_duplicate",
+    "study_duplicate_slug",
     "study_launch",
     "study_launch_problems",
     "study_pause",
     "study_update",
     "submission_is_retry",
+    "wording_fixes_log",
 ]

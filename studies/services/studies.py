@@ -151,3 +151,47 @@ def study_delete(*, study: Study) -> None:
         raise ValidationError({"study": "Cannot delete a study that has participants (their data would be lost). "
                                "Close it instead."})
     study.delete()
+
+
+#: Study fields a duplicate copies; everything else (owner, status, dates, consent versions) starts afresh.
+_DUPLICATED_STUDY_FIELDS = (
+    "title", "description", "platform", "design", "target_per_condition", "completion_code", "attention_fail_code",
+    "declined_code", "screened_out_code", "consent_text", "instructions_text", "instructions_video_url",
+    "randomize_items", "min_stimulus_seconds", "time_limit_minutes", "page_texts",
+)
+_DUPLICATED_CONDITION_FIELDS = ("name", "slug", "description", "order", "stimulus_grid_id", "stimulus_image",
+                                "shows_explanation", "page_texts")
+_DUPLICATED_ITEM_FIELDS = ("key", "text", "kind", "group", "page", "order", "scale_points", "anchor_low",
+                           "anchor_high", "labels", "reverse_coded", "expected_answer", "required")
+
+
+def study_duplicate_slug(*, study: Study) -> str:
+    """A free slug for a copy of ``study``: <slug>-copy, <slug>-copy-2, ..."""
+    stem = f"{study.slug[:70]}-copy"
+    candidate, number = stem, 1
+    while Study.objects.filter(slug=candidate).exists():
+        number += 1
+        candidate = f"{stem}-{number}"
+    return candidate
+
+
+@transaction.atomic
+def study_duplicate(*, study: Study, slug: str, owner) -> Study:
+    """A draft copy of the study under a new slug: its settings, conditions (with their stimuli) and items,
+    plus what its design copies (StudyDesign.copy_configuration). No participant or answer is copied; the
+    copy gets its own consent version when it is launched. Uploaded images are shared, not duplicated:
+    a stimulus shown to participants is never changed in place."""
+    if Study.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"The slug {slug!r} is already used by a study; choose another."})
+    copy = Study(owner=owner, slug=slug, **{name: getattr(study, name) for name in _DUPLICATED_STUDY_FIELDS})
+    copy.full_clean()
+    copy.save()
+    conditions = {}
+    for condition in study.conditions.order_by("order", "pk"):
+        conditions[condition.pk] = Condition.objects.create(
+            study=copy, **{name: getattr(condition, name) for name in _DUPLICATED_CONDITION_FIELDS})
+    for item in study.items.order_by("page", "order", "pk"):
+        Item.objects.create(study=copy, condition=conditions.get(item.condition_id),
+                            **{name: getattr(item, name) for name in _DUPLICATED_ITEM_FIELDS})
+    design_for(copy).copy_configuration(source=study, copy=copy)
+    return copy

@@ -289,8 +289,10 @@ class Bot:
         self.outcome.status = "failed_attention" if self.plan.fail_attention else "completed"
 
     def _finish_external(self, result: HttpResult) -> None:
-        """Prolific: the complete page redirects to the platform with the completion code."""
-        target = result.location
+        """Prolific: the complete page sends the participant to the platform with the completion code."""
+        self._finish_at(result.location)
+
+    def _finish_at(self, target: str) -> None:
         if self.spec.platform != "prolific":
             raise BotStuck(f"redirected off the site to {target}, but the study is not on Prolific")
         if not target.startswith(self.completion_base_url):
@@ -307,7 +309,13 @@ class Bot:
                     or form.hidden("assignmentId") is None:
                 raise BotStuck("the complete page offers no MTurk externalSubmit form with assignmentId")
         elif self.spec.platform == "prolific":
-            raise BotStuck("the complete page of a Prolific study did not redirect to Prolific")
+            if not page.refresh_url:
+                raise BotStuck("the complete page of a Prolific study does not send the participant to Prolific")
+            if page.completion_code != self._expected_code():
+                raise BotStuck(f"the complete page shows the code {page.completion_code!r}, "
+                               f"expected {self._expected_code()!r}")
+            self._finish_at(page.refresh_url)
+            return
         elif self._expected_code() and page.completion_code != self._expected_code():
             raise BotStuck(f"the complete page shows the code {page.completion_code!r}, "
                            f"expected {self._expected_code()!r}")

@@ -38,6 +38,7 @@ class ParsedPage:
     forms: list[PageForm] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # error notices shown to the participant
     completion_code: str = ""
+    refresh_url: str = ""  # where a <meta http-equiv="refresh"> sends the browser (the completion page)
 
     def post_form(self) -> PageForm | None:
         return next((form for form in self.forms if form.method == "post"), None)
@@ -59,6 +60,9 @@ class _PageParser(HTMLParser):
             self._form = PageForm(method=attr.get("method", "get").lower(), action=attr.get("action", ""),
                                   min_seconds=int(minimum) if minimum.isdigit() else 0)
             self.page.forms.append(self._form)
+        elif tag == "meta" and attr.get("http-equiv", "").lower() == "refresh":
+            _, _, target = attr.get("content", "").partition("url=")
+            self.page.refresh_url = target.strip()
         elif tag == "h1" and not self.page.heading:
             self._start_capture("heading")
         elif tag == "code" and "completion-code" in classes:

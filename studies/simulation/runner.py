@@ -151,14 +151,17 @@ def simulation_run(
 
     simulation_validate(n=n, abandon_share=abandon_share, attention_fail_share=attention_fail_share,
                         concurrency=concurrency)
+    from studies.designs.registry import design_for
+
     spec = study_spec_from(study)
-    policy = policy if policy is not None else ResponsePolicy(policy_default(spec))
+    bot_class, design_policy = design_for(study).simulation_bot(study=study) or (Bot, None)
+    policy = policy if policy is not None else (design_policy or ResponsePolicy(policy_default(spec)))
     registry = ParticipantRegistry(spec.slug)
     plans = bot_plans(n, seed=seed, abandon_share=abandon_share, attention_fail_share=attention_fail_share)
 
     def make_bot(plan: BotPlan) -> Bot:
         transport = RequestsTransport(base_url) if base_url else ClientTransport()
-        return Bot(plan=plan, spec=spec, policy=policy, transport=transport, registry=registry,
+        return bot_class(plan=plan, spec=spec, policy=policy, transport=transport, registry=registry,
                    completion_base_url=settings.PROLIFIC_COMPLETION_BASE_URL)
 
     outcomes, elapsed = bots_run(plans, make_bot, concurrency=concurrency, progress=progress)

@@ -88,6 +88,8 @@ class StudyTemplate:
     answer_shares: AnswerShares
     #: What a study design other than between-group reads itself when the study is built (its own format).
     design_settings: dict[str, Any] = field(default_factory=dict)
+    #: The analysis plan (the stats app's format, docs/ANALYSIS_FORMAT.md); checked against the built study.
+    analysis_plan: dict[str, Any] | None = None
 
     @property
     def slug(self) -> str:
@@ -198,6 +200,7 @@ def template_parse(data: Any, *, source: str) -> StudyTemplate:
     _unique(root, "conditions", [c.slug for c in conditions], "condition slug")
     items = tuple(_item(entry, scales, {c.slug for c in conditions}, Item) for entry in root.entries("items"))
     _unique(root, "items", [i.key for i in items], "item key")
+    analysis_plan = root.get("analysis_plan", (dict, type(None)), None)
     hypotheses = tuple(_hypothesis(entry, Hypothesis) for entry in root.entries("hypotheses"))
     _unique(root, "hypotheses", [h.key for h in hypotheses], "hypothesis key")
     shares = root.get("simulated_answer_shares", dict, None)
@@ -206,7 +209,8 @@ def template_parse(data: Any, *, source: str) -> StudyTemplate:
     design_settings = root.get("design_settings", dict, {})
     root.done()
     return StudyTemplate(name=name, source=source, about=about, study=study, conditions=conditions, items=items,
-                         hypotheses=hypotheses, answer_shares=answer_shares, design_settings=design_settings)
+                         hypotheses=hypotheses, answer_shares=answer_shares, design_settings=design_settings,
+                         analysis_plan=analysis_plan)
 
 
 def _unique(root: _Entry, key: str, values: list[str], what: str) -> None:

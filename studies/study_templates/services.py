@@ -92,7 +92,7 @@ def study_from_template(template: StudyTemplate, *, owner, slug: str | None = No
     ``launch`` launches the study at the end. Any model validation error becomes a StudyTemplateError
     naming the template entry, and rolls everything back.
     """
-    from stats.services import hypothesis_create
+    from stats.services import hypothesis_create, plan_save
     from studies.services import condition_create, item_create, study_create, study_launch
 
     grids = grids or {}
@@ -120,6 +120,9 @@ def study_from_template(template: StudyTemplate, *, owner, slug: str | None = No
                group=spec.group, page=spec.page, order=order, required=spec.required,
                reverse_coded=spec.reverse_coded, expected_answer=spec.expected_answer,
                condition=conditions[spec.condition] if spec.condition else None, **scale)
+    if template.analysis_plan is not None:
+        create("analysis_plan", plan_save, study=study, spec=dict(template.analysis_plan),
+               note=f"from the template {template.name!r}")
     for spec in template.hypotheses:
         create(f"hypothesis {spec.key!r}", hypothesis_create, study=study, key=spec.key, kind=spec.kind,
                parameters=dict(spec.parameters), description=spec.description)

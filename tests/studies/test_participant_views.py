@@ -1,6 +1,7 @@
 """The participant flow over HTTP: entry per platform, consent, pages, resume, back, completion."""
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -61,8 +62,13 @@ def test_a_prolific_participant_completes_and_is_redirected_with_the_completion_
     response = post(client, response["Location"], action="next", comments="Nice grid.")
     assert response["Location"].endswith("/complete/")
     final = client.get(response["Location"])
-    assert final.status_code == 302
-    assert final["Location"] == "https://app.prolific.com/submissions/complete?cc=DONE123"
+    # The last page shows the code (in case the redirect fails), then sends the participant to Prolific.
+    prolific = "https://app.prolific.com/submissions/complete?cc=DONE123"
+    assert final.status_code == 200
+    page = final.content.decode()
+    assert 'id="completion-code">DONE123<' in page
+    assert f'<meta http-equiv="refresh" content="3; url={prolific}">' in page
+    assert f'id="return"' in page and f'href="{prolific}"' in page
     participant.refresh_from_db()
     assert participant.status == Participant.Status.COMPLETED and participant.completed_at
     answers = {r.item.key: (r.value_int, r.value_text) for r in participant.responses.all()}
@@ -81,8 +87,9 @@ def test_a_failed_attention_check_gets_the_attention_code(study):
     post(client, page_url(url, "stimulus"), action="next", **{**GOOD_STIMULUS_ANSWERS, "attn": 7})
     post(client, page_url(url, "satisfaction"), action="next", useful=4)
     response = post(client, page_url(url, "free_text"), action="next")
-    final = client.get(response["Location"])
-    assert parse_qs(urlsplit(final["Location"]).query) == {"cc": ["ATTN456"]}
+    final = client.get(response["Location"]).content.decode()
+    refresh = re.search(r'http-equiv="refresh" content="3; url=([^"]+)"', final).group(1)
+    assert parse_qs(urlsplit(refresh).query) == {"cc": ["ATTN456"]}
     participant.refresh_from_db()
     assert participant.status == Participant.Status.FAILED_ATTENTION and participant.attention_failed
 
@@ -159,9 +166,10 @@ def test_a_completed_participant_sees_already_taken_part_and_cannot_submit(study
     refused = post(client, page_url(url, "satisfaction"), action="next", useful=1)
     assert refused.status_code == 409 and b"already completed" in refused.content
     # The same submission again (its response was lost, the browser retries) gets the original answer: the
-    # Prolific redirect, and nothing changes.
+    # redirect to the completion page, and nothing changes.
     retried = post(client, page_url(url, "satisfaction"), action="next", useful=5)
-    assert retried.status_code == 302 and "cc=" in retried["Location"]
+    assert retried.status_code == 302 and retried["Location"].endswith("/complete/")
+    assert "cc=DONE" in client.get(retried["Location"]).content.decode()
     unanswered_optional = post(client, page_url(url, "free_text"), action="next", comments="")
     assert unanswered_optional.status_code == 302
     save = client.post(page_url(url, "stimulus") + "save/", {"answers": {"arms": 1}},

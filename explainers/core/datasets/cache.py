@@ -27,7 +27,7 @@ class Two4TwoSpec:
 
     @property
     def filename(self) -> str:
-        return f"two4two-{self.sampler}-s{self.seed}-n{self.n}-{self.size}px.npz"
+        return f"two4two-r{two4two.RENDER_VERSION}-{self.sampler}-s{self.seed}-n{self.n}-{self.size}px.npz"
 
 
 def two4two_arrays(spec: Two4TwoSpec, cache_dir: Path | str | None = None) -> tuple[np.ndarray, np.ndarray]:

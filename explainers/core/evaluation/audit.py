@@ -7,10 +7,11 @@
    confidence interval (Fisher z). The paper correlates with the predicted probability; we report the
    probability (as in Table 3) and the logit.
 2. Ideal counterfactuals (section 2, definition 2.2): a counterfactual should change only what the model
-   uses. Small CNN regressors, trained on rendered images of the *unbiased* sampler, read every parameter
-   from an image; applied along counterfactual rows (logit set to a range of targets), the slope of each
-   read-out per unit logit shows what the counterfactuals change: arm position most, the planted colour
-   bias somewhat, background and the other irrelevant parameters close to zero.
+   uses. A counterfactual grid is built on test images by the code that writes the study's grids, and
+   explainers.core.evaluation.counterfactual_quality reads every parameter from its served cells: the slope
+   of each read-out per unit logit shows what the counterfactuals change (arm position most, the planted
+   colour bias somewhat, background and the other irrelevant parameters close to zero), and the served
+   cells' logits show how faithful the grid is.
 """
 from __future__ import annotations
 
@@ -19,14 +20,14 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from explainers.core.datasets import two4two
-from explainers.core.methods._base import decode_batched, logits_batched
-from explainers.core.methods.binning import symmetric_targets
-from explainers.core.methods.counterfactual_interpolation import set_logit
+from explainers.core.methods._base import logits_batched
 from explainers.core.pixels import to_tensor
+from explainers.core.stimuli.layout import GridLayout
+from explainers.core.stimuli.logit_grid import build_logit_grid
+
+from .counterfactual_quality import REGRESSED_PARAMETERS, grid_quality, ideal_pattern, train_regressors
 
 #: Audited parameters: (report name, record key, transform). Rotation is audited as |yaw| like Table 3.
 AUDIT_PARAMETERS: tuple[tuple[str, str, Callable[[float], float]], ...] = (
@@ -42,9 +43,8 @@ AUDIT_PARAMETERS: tuple[tuple[str, str, Callable[[float], float]], ...] = (
     ("position_y", "position_y", float),
 )
 
-#: Parameters the regressors read for the ideal-counterfactual check (roll is too small to read).
-REGRESSED_PARAMETERS = ("arm_position", "obj_color", "spherical", "bg_color", "bending", "obj_rotation_yaw",
-                        "obj_rotation_pitch", "position_x", "position_y")
+__all__ = ["AUDIT_PARAMETERS", "REGRESSED_PARAMETERS", "audit_checkpoint", "correlation_table", "format_text",
+           "pearson_ci"]
 
 
 def pearson_ci(x: np.ndarray, y: np.ndarray, level: float = 0.95) -> dict[str, float]:
@@ -96,82 +96,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class ParameterRegressor(nn.Module):
-    """A small CNN reading the standardised Two4Two parameters from an image."""
-
-    def __init__(self, outputs: int, size: int):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(),
-        )
-        self.head = nn.Linear(64 * (size // 8) ** 2, outputs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
-
-
-def train_regressors(*, size: int, n: int, seed: int, steps: int = 600, batch_size: int = 64
-                     ) -> tuple[ParameterRegressor, np.ndarray, np.ndarray, dict[str, float]]:
-    """Train the read-out CNN on unbiased-sampler images; returns (net, mean, std, held-out R² per parameter)."""
-    images, _, params = two4two.sample(n, seed, "unbiased", size)
-    targets = np.array([[p[k] for k in REGRESSED_PARAMETERS] for p in params], dtype=np.float64)
-    mean, std = targets.mean(0), targets.std(0) + 1e-8
-    x = to_tensor(images)
-    y = torch.from_numpy((targets - mean) / std).float()
-    held_out = max(1, n // 10)
-    x_train, y_train, x_test, y_test = x[held_out:], y[held_out:], x[:held_out], y[:held_out]
-    torch.manual_seed(seed)
-    net = ParameterRegressor(len(REGRESSED_PARAMETERS), size)
-    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
-    generator = np.random.default_rng(seed)
-    for step in range(steps):
-        index = torch.from_numpy(generator.integers(0, len(x_train), batch_size))
-        loss = F.mse_loss(net(x_train[index]), y_train[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    net.eval()
-    with torch.no_grad():
-        predicted = net(x_test)
-    residual = ((predicted - y_test) ** 2).mean(0)
-    total = y_test.var(0, unbiased=False) + 1e-12
-    r2 = {k: float(1 - residual[i] / total[i]) for i, k in enumerate(REGRESSED_PARAMETERS)}
-    return net, mean, std, r2
-
-
-@torch.no_grad()
-def counterfactual_readout(model, regressor: ParameterRegressor, mean: np.ndarray, std: np.ndarray, *,
-                           sampler: str, size: int, n_rows: int, seed: int, targets: list[float]
-                           ) -> dict[str, dict[str, float]]:
-    """Slope of every read-out parameter per unit logit along counterfactual rows (mean over rows)."""
-    dtype = next(model.parameters()).dtype
-    images, _, _ = two4two.sample(n_rows, seed, sampler, size)
-    latent = model.encode(to_tensor(images, dtype))
-    k = len(targets)
-    rows = latent.repeat_each(k)
-    target_tensor = torch.tensor(targets, dtype=dtype).repeat(n_rows)
-    decoded = decode_batched(model, rows.with_z(set_logit(model, rows.z, target_tensor))).clamp(0, 1)
-    readout = regressor(decoded.float()).double().view(n_rows, k, -1).numpy()  # standardised units
-    t = np.asarray(targets, dtype=np.float64)
-    t_centred = t - t.mean()
-    slopes = ((readout - readout.mean(1, keepdims=True)) * t_centred[None, :, None]).sum(1) / (t_centred ** 2).sum()
-    result = {}
-    for index, key in enumerate(REGRESSED_PARAMETERS):
-        per_row = slopes[:, index]
-        result[key] = {
-            "per_logit_std_units": float(per_row.mean()),
-            "per_logit": float(per_row.mean() * std[index]),
-            "abs_per_logit_std_units": float(np.abs(per_row).mean()),
-            "sem_std_units": float(per_row.std(ddof=1) / math.sqrt(len(per_row))) if len(per_row) > 1 else 0.0,
-        }
-    return result
-
-
 def audit_checkpoint(loaded, *, n_test: int = 1000, n_regression: int = 6000, n_rows: int = 64, seed: int = 0,
                      regressor_steps: int = 2500, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Both audits for a loaded checkpoint (see the module docstring); JSON-serialisable."""
+    """Both audits for a loaded checkpoint (see the module docstring); JSON-serialisable.
+
+    The ideal-counterfactual check builds a study counterfactual grid (``n_rows`` rounded up to a multiple of
+    its five columns) from ``n_test`` test images and measures its served cells.
+    """
     model = loaded.model.eval()
     size = int(loaded.dataset.get("size", model.config.image_size))
     sampler = loaded.dataset.get("sampler", "study")
@@ -179,19 +110,22 @@ def audit_checkpoint(loaded, *, n_test: int = 1000, n_regression: int = 6000, n_
     table = correlation_table(model, sampler=sampler, size=size, n=n_test, seed=test_seed, progress=progress)
     if progress:
         progress("training the parameter read-out regressors")
-    regressor, mean, std, r2 = train_regressors(size=size, n=n_regression, seed=seed + 17, steps=regressor_steps)
-    test_images, _, _ = two4two.sample(min(n_test, 1000), test_seed, sampler, size)
-    targets = symmetric_targets(_outputs(model, test_images))
+    readout = train_regressors(size=size, n=n_regression, seed=seed + 17, steps=regressor_steps)
     if progress:
-        progress("reading parameters along counterfactual rows")
-    readout = counterfactual_readout(model, regressor, mean, std, sampler=sampler, size=size, n_rows=n_rows,
-                                     seed=test_seed + 1, targets=targets)
-    for key in readout:
-        readout[key]["readout_r2"] = r2[key]
+        progress("reading parameters along the rows of a counterfactual grid")
+    test_images, _, _ = two4two.sample(n_test, test_seed + 1, sampler, size)
+    columns = GridLayout().columns
+    rows = max(1, math.ceil(n_rows / columns)) * columns
+    layout = GridLayout(rows=rows, held_out=max(n_test, rows * columns), batch_size=50)
+    grid = build_logit_grid(model, test_images, kind="counterfactual", layout=layout, seed=seed,
+                            device=next(model.parameters()).device)
+    quality = grid_quality(grid, readout)
+    change = quality["change_per_logit"]
     return {
         "sampler": sampler, "size": size, "n_test": n_test, "seed": seed,
         "correlations": table,
-        "ideal_counterfactuals": {"targets": targets, "n_rows": n_rows, "parameters": readout},
+        "ideal_counterfactuals": {"targets": quality["targets"], "n_rows": rows, "parameters": change,
+                                  "pattern": ideal_pattern(change), "faithfulness": quality["faithfulness"]},
     }
 
 
@@ -208,8 +142,14 @@ def format_text(report: dict[str, Any]) -> str:
             f"{row['data_logit']['r']:>13.3f} {row['change_logit']['r']:>8.3f}"
         )
     ideal = report["ideal_counterfactuals"]
-    lines += ["", "Ideal-counterfactual check: change of each read-out parameter per unit logit along "
-              f"{ideal['n_rows']} counterfactual rows (targets {', '.join(f'{t:.2f}' for t in ideal['targets'])})",
+    faithful = ideal["faithfulness"]
+    lines += ["", "Ideal-counterfactual check: change of each read-out parameter per unit logit along the "
+              f"{ideal['n_rows']} rows of a counterfactual grid (targets "
+              f"{', '.join(f'{t:.2f}' for t in ideal['targets'])}); pattern "
+              f"{'holds' if ideal['pattern']['passes'] else 'does NOT hold'} {ideal['pattern']['checks']}",
+              f"Served cells: mean |logit - target| {faithful['mean_abs_error']:.4f} (max "
+              f"{faithful['max_abs_error']:.4f}, target spacing {faithful['target_spacing']:.3f}); monotone rows "
+              f"{faithful['monotone_rows']}/{faithful['rows']}",
               f"{'parameter':<20} {'std units/logit':>16} {'± sem':>8} {'|.| mean':>9} {'raw units/logit':>16}"
               f" {'read-out R²':>12}"]
     for key, values in sorted(ideal["parameters"].items(), key=lambda kv: -kv[1]["abs_per_logit_std_units"]):

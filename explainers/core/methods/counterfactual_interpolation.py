@@ -51,7 +51,7 @@ def check_weight(model, method: str) -> None:
                           f"explain")
 
 
-@register_method("counterfactual_interpolation")
+@register_method("counterfactual_interpolation", requires=("invertible",))
 class CounterfactualInterpolation:
     """One row per input image, one column per alpha (or per target logit)."""
 

@@ -172,7 +172,7 @@ def _targets(model, config_targets: tuple[int, ...], method: str) -> tuple[tuple
     return tuple(range(model.num_classes)), False
 
 
-@register_method("ecinn")
+@register_method("ecinn", requires=("invertible",))
 class ECINN:
     """Rows: input images; columns: (target class, alpha0) and (target class, alpha1) for every target.
 

@@ -22,7 +22,7 @@ def change_map(counterfactual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (counterfactual - x).sum(-3)
 
 
-@register_method("ecinn_heatmap")
+@register_method("ecinn_heatmap", requires=("invertible",))
 class ECINNHeatmap:
     """Rows: input images; columns: target classes; ``maps`` (N×T×H×W) the heatmaps, ``images`` x^."""
 

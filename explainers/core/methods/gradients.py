@@ -81,7 +81,7 @@ def _positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
-@register_method("saliency_gradient")
+@register_method("saliency_gradient", requires=("gradients",))
 class SaliencyGradient:
     """|d l_t / dx| (or the signed gradient): one row per image, ``maps`` the channel sum."""
 
@@ -111,7 +111,7 @@ class SaliencyGradient:
         return _explanation(x, attributions, t, logits, {})
 
 
-@register_method("smoothgrad")
+@register_method("smoothgrad", requires=("gradients",))
 class SmoothGrad:
     """The gradient averaged over ``samples`` copies with Gaussian noise (std ``stdevs``, images in [0, 1])."""
 
@@ -152,7 +152,7 @@ class SmoothGrad:
         return _explanation(x, attributions, t, logits, {})
 
 
-@register_method("integrated_gradients")
+@register_method("integrated_gradients", requires=("gradients",))
 class IntegratedGradients:
     """(x - x') times the mean gradient from a constant baseline image x' = ``baseline``; reports the
     completeness gap sum(attributions) - (f(x) - f(x')) per image in ``extra["convergence_delta"]``."""

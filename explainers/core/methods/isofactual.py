@@ -32,7 +32,7 @@ def principal_directions(weight: torch.Tensor, z: torch.Tensor) -> tuple[torch.T
     return mean, vh, std
 
 
-@register_method("isofactual")
+@register_method("isofactual", requires=("invertible",))
 class Isofactual:
     """Rows: (principal component, target logit); columns: offsets along the component in standard deviations.
 

@@ -14,12 +14,28 @@ _REGISTRY: dict[str, type] = {}
 T = TypeVar("T", bound=type)
 
 
+#: What a method may require of a model, with the words used when a model lacks it.
+CAPABILITIES = {
+    "gradients": "gradients of its output with respect to the input image",
+    "layers": "access to an inner layer's activations (a torch.export program or a platform-trained network; "
+              "TorchScript modules do not allow forward hooks)",
+    "invertible": "an invertible network (a flow trained by the platform: train_model or train_ibinn)",
+    "generator": "a generative model that decodes latent codes to images",
+}
+
+
 class MethodError(ValueError):
     """An unknown method or an invalid method configuration."""
 
 
-def register_method(name: str) -> Callable[[T], T]:
-    """Register an explanation method class under ``name``; the class must define ``Config``."""
+def register_method(name: str, *, requires: tuple[str, ...] = ()) -> Callable[[T], T]:
+    """Register an explanation method class under ``name``; the class must define ``Config``.
+
+    ``requires`` names the model capabilities (keys of ``CAPABILITIES``) the method cannot work without.
+    """
+    unknown = sorted(set(requires) - set(CAPABILITIES))
+    if unknown:
+        raise MethodError(f"explanation method {name!r} requires unknown capabilities {unknown}")
 
     def decorator(cls: T) -> T:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -28,6 +44,7 @@ def register_method(name: str) -> Callable[[T], T]:
         if config_cls is None or not dataclasses.is_dataclass(config_cls):
             raise MethodError(f"explanation method {name!r} must define a dataclass Config")
         cls.name = name
+        cls.requires = frozenset(requires)
         _REGISTRY[name] = cls
         return cls
 
@@ -62,6 +79,15 @@ def method_config(name: str, params: dict[str, Any] | None = None):
         return cls.Config(**params)
     except (TypeError, ValueError) as exc:
         raise MethodError(f"{name}: invalid configuration: {exc}") from exc
+
+
+def method_check_model(name: str, capabilities, model_description: str = "this model") -> None:
+    """Refuse a model that lacks a capability method ``name`` requires (MethodError naming what is missing)."""
+    cls = method_get(name)
+    missing = sorted(cls.requires - set(capabilities))
+    if missing:
+        needs = "; ".join(CAPABILITIES[m] for m in missing)
+        raise MethodError(f"{name} needs {needs}, which {model_description} does not offer")
 
 
 _loaded = False

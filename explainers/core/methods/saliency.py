@@ -24,7 +24,7 @@ def saliency_map(h: torch.Tensor, h_changed: torch.Tensor, eps: float = 1e-12) -
     return (delta * h).sum(1) / h.norm(dim=1).clamp_min(eps)
 
 
-@register_method("saliency")
+@register_method("saliency", requires=("invertible",))
 class Saliency:
     """One row per input image, one column per alpha (or target logit); ``maps`` holds the saliency."""
 

@@ -12,7 +12,9 @@ Sixt et al. (seeds/invertibility-ideal-counterfactuals-user-study.txt, section 3
   isosurface at its target logit while the rows show what the model ignores.
 
 Columns run from negative to positive logits, or mirrored with ``positive_on_left`` (the seed shows
-Stretchy, label 1, on the left). Each generated cell records the logit of its 8-bit image as shown.
+Stretchy, label 1, on the left). Each generated cell records the logit of its 8-bit image as shown (its
+``latent_logit`` parameter keeps the edited latent's), and the result's ``extra["faithfulness"]`` sets
+those logits against the column targets (explainers.core.stimuli.faithfulness).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from explainers.core.methods.binning import (
 )
 
 from .encoding import ProgressCallback, batches, pick_device, score_images
+from .faithfulness import grid_faithfulness
 from .layout import (
     Cell,
     GridLayout,
@@ -122,8 +125,11 @@ def build_logit_grid(model, images: np.ndarray, *, kind: str, layout: GridLayout
     timings["generate_s"] = time.perf_counter() - started
     cells.sort(key=lambda cell: (cell.row, cell.column))
     extra["positive_on_left"] = positive_on_left
-    return GridResult(kind, layout, columns.targets, columns.edges_json(), labels, cells, timings, evaluations,
-                      extra)
+    result = GridResult(kind, layout, columns.targets, columns.edges_json(), labels, cells, timings, evaluations,
+                        extra)
+    if kind != "baseline":
+        extra["faithfulness"] = grid_faithfulness(result)
+    return result
 
 
 def _baseline_cells(images, logits, columns: ColumnBins, layout: GridLayout, seed: int,

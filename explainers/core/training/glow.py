@@ -6,8 +6,17 @@ classifier, therefore learns from the flow objective alone. mu's input is *not* 
 loss: eq. 1 trains phi on L_un(mu(phi(x))), and cutting that gradient would leave phi's log-determinant
 without the prior term that bounds it.
 
-The reference code weights the BCE with 1e-4 and trains for 2.5M samples; on a 2-core CPU budget we raise
-beta to 1 (the reference notes suggest 0.01-1) so that a small model reaches >= 90% in minutes.
+Two classifier options, as in the seed:
+
+* ``detach_classifier=True`` - the seed's Two4Two model (section 3.1: "the invertible neural network phi
+  was only trained on an unsupervised loss, i.e. the gradients of the classifier were detached"): the flow
+  learns the flow objective only and the linear classifier reads phi(x).detach(). The features are then
+  roughly whitened by the flow, so a counterfactual z + alpha w moves each feature in proportion to how much
+  the classifier uses it; with a supervised flow the network can instead stretch the class feature (the
+  arms) in z, which makes the arms change *least* per unit of logit (measured in docs/BENCHMARKS.md).
+* ``detach_classifier=False`` - the weighted supervised variant of eq. 1 with beta = ``classifier_weight``.
+  The reference code weights the BCE with 1e-4 and trains for 2.5M samples; on a 2-core CPU budget the
+  small presets raise beta (the reference notes suggest 0.01-1) so that they reach >= 90% in minutes.
 """
 from __future__ import annotations
 
@@ -45,6 +54,7 @@ class TrainConfig(NetTrainConfig):
     learning_rate: float = 1e-3
     warmup_steps: int = 100
     classifier_weight: float = 1.0
+    detach_classifier: bool = False
     label_noise: float = 0.0
     train_size: int = 20000
     val_size: int = 2000
@@ -59,6 +69,8 @@ class TrainConfig(NetTrainConfig):
         self.check_common()
         if not self.classifier_weight >= 0:
             raise TrainingError("classifier_weight must be >= 0")
+        if not isinstance(self.detach_classifier, bool):
+            raise TrainingError(f"detach_classifier must be true or false, got {self.detach_classifier!r}")
         if not 0.0 <= self.label_noise < 0.5:
             raise TrainingError(f"label_noise must lie in [0, 0.5), got {self.label_noise!r}")
         if self.dataset != "two4two":
@@ -74,9 +86,29 @@ class TrainConfig(NetTrainConfig):
         }
 
 
-#: Named configurations. "demo": the model of the demo study (>= 90% validation accuracy on the study
-#: sampler within 15 minutes on 2 CPU cores). "quick": a tiny model for tests and ``demo --quick``.
+#: Named configurations.
+#: "seed64": the demo study's model, the seed's Two4Two model scaled to a 2-core CPU: 64 px, 5 squeeze/split
+#: levels down to a 2x2x192 = 768-d classifier input (the seed: 128 px, 7 levels, 1x1x768), flow trained on
+#: the flow objective only (detached classifier). "seed64-supervised": the same network trained on eq. 1
+#: with a weighted BCE. "seed128": the seed's resolution and depth (7 levels, 1x1x768) for a GPU
+#: (``train_model --device cuda``). "demo": the earlier 32 px demo model (supervised, beta 1), kept for
+#: comparison. "quick": a tiny model for tests and ``demo --quick``.
 PRESETS: dict[str, TrainConfig] = {
+    "seed64": TrainConfig(
+        net=GlowConfig(image_size=64, levels=5, steps_per_level=3, hidden_channels=48, head_steps=2),
+        steps=1500, batch_size=32, learning_rate=1e-3, classifier_weight=1.0, detach_classifier=True,
+        train_size=16000, val_size=1000, eval_every=250,
+    ),
+    "seed64-supervised": TrainConfig(
+        net=GlowConfig(image_size=64, levels=5, steps_per_level=3, hidden_channels=48, head_steps=2),
+        steps=1500, batch_size=32, learning_rate=1e-3, classifier_weight=0.1, detach_classifier=False,
+        train_size=16000, val_size=1000, eval_every=250,
+    ),
+    "seed128": TrainConfig(
+        net=GlowConfig(image_size=128, levels=7, steps_per_level=8, hidden_channels=128, head_steps=4),
+        steps=20000, batch_size=40, learning_rate=5e-4, classifier_weight=1.0, detach_classifier=True,
+        label_noise=0.1, train_size=60000, val_size=5000, eval_every=1000,
+    ),
     "demo": TrainConfig(
         net=GlowConfig(image_size=32, levels=3, steps_per_level=4, hidden_channels=48, head_steps=2),
         steps=1200, batch_size=48, learning_rate=1e-3, classifier_weight=1.0, train_size=20000, val_size=2000,
@@ -103,8 +135,9 @@ def dataset_arrays(config: TrainConfig, cache_dir: Path | None = None) -> dict[s
 def _loss(model: GlowClassifier, x, y, config: TrainConfig):
     out = model(x)
     bits = out.bits_per_dim.mean()
-    bce = F.binary_cross_entropy_with_logits(out.logit, y)
-    accuracy = float(((out.logit > 0).to(y.dtype) == y).float().mean())
+    logit = model.logit_from_z(out.z.detach()) if config.detach_classifier else out.logit
+    bce = F.binary_cross_entropy_with_logits(logit, y)
+    accuracy = float(((logit > 0).to(y.dtype) == y).float().mean())
     return bits + config.classifier_weight * bce, {"bits_per_dim": bits.item(), "bce": bce.item(),
                                                    "accuracy": accuracy}
 

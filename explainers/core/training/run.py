@@ -10,7 +10,7 @@ from explainers.core.errors import CheckpointError
 
 from .checkpoints import LoadedCheckpoint, checkpoint_read, checkpoint_save
 from .families import family_of_config
-from .loop import Progress, TrainState, evaluate, train
+from .loop import Progress, TrainState, evaluate, resolve_device, train
 
 
 def _resumed_state(config, out: Path) -> TrainState:
@@ -25,21 +25,24 @@ def _resumed_state(config, out: Path) -> TrainState:
 
 
 def train_to_checkpoint(config, out: Path | str, *, resume: bool = False, cache_dir: Path | None = None,
-                        progress: Progress | None = None, num_threads: int | None = None) -> LoadedCheckpoint:
-    """Load the data, train (or resume from ``out``), evaluate (validation and any test split), write ``out``."""
+                        progress: Progress | None = None, num_threads: int | None = None,
+                        device: str | None = "cpu") -> LoadedCheckpoint:
+    """Load the data, train (or resume from ``out``) on ``device`` ("auto": CUDA when present), evaluate
+    (validation and any test split), write ``out``."""
     family = family_of_config(config)
     out = Path(out)
+    resolved = resolve_device(device)
     state = _resumed_state(config, out) if resume and out.exists() else None
     started = time.perf_counter()
     data = family.dataset_arrays(config, cache_dir)
     data_seconds = time.perf_counter() - started
-    state = train(config, data=data, state=state, progress=progress)
+    state = train(config, data=data, state=state, progress=progress, device=resolved)
     seconds = time.perf_counter() - started
     metrics = evaluate(state.model, data["val_images"], data["val_labels"])
     if "test_images" in data:
         metrics.update(evaluate(state.model, data["test_images"], data["test_labels"], prefix="test"))
     metrics.update({"steps": state.step, "seconds": round(seconds, 1), "data_seconds": round(data_seconds, 1),
-                    "torch_threads": num_threads or torch.get_num_threads()})
+                    "torch_threads": num_threads or torch.get_num_threads(), "device": resolved.type})
     if family.extra_metrics is not None:
         metrics.update(family.extra_metrics(config))
     checkpoint_save(out, config=config, state=state, metrics=metrics)

@@ -11,8 +11,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", default="two4two", choices=["two4two"])
-        parser.add_argument("--preset", default="demo", choices=["demo", "quick"],
-                            help="demo: the demo study's model (~15 min on 2 cores); quick: tiny, < 90 s")
+        parser.add_argument("--preset", default="seed64",
+                            help="a configuration of explainers.core.training.glow.PRESETS: seed64 (the demo "
+                                 "study's model, ~15 min on 2 cores), seed64-supervised, seed128 (GPU), demo "
+                                 "(the earlier 32 px model), quick (tiny, < 90 s)")
+        parser.add_argument("--device", default="auto",
+                            help="torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ...")
         parser.add_argument("--size", type=int, default=None, help="image size in pixels (default: preset's)")
         parser.add_argument("--steps", type=int, default=None, help="training steps (default: preset's)")
         parser.add_argument("--sampler", default=None, choices=["study", "unbiased"])
@@ -47,6 +51,7 @@ class Command(BaseCommand):
                 sampler=options["sampler"], dataset_seed=options["dataset_seed"], seed=options["seed"],
                 train_size=options["train_size"], val_size=options["val_size"],
                 resume=options["resume"], num_threads=options["threads"], progress=progress,
+                device=options["device"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

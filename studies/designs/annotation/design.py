@@ -9,8 +9,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 from studies.designs.registry import COMPLETE_PAGE, CONSENT_PAGE, StudyDesign
 from studies.models import Participant, Study
 
@@ -63,8 +61,3 @@ class AnnotationDesign(StudyDesign):
 
         return list(TABLE5_COLUMNS), [{column: row[column] for column in TABLE5_COLUMNS}
                                       for row in table5_rows(results)]
-
-
-def validation_messages(error: ValidationError) -> list[str]:
-    return [message for messages in error.message_dict.values() for message in messages] \
-        if hasattr(error, "error_dict") else list(error.messages)

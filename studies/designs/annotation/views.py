@@ -14,8 +14,13 @@ from studies.models import Participant
 from studies.views import participant_url
 
 from . import services
-from .design import validation_messages
 from .models import AnnotationAllocation
+
+
+def validation_messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "error_dict"):
+        return [message for messages in error.message_dict.values() for message in messages]
+    return list(error.messages)
 
 
 def _render_item(request: HttpRequest, participant: Participant, allocation: AnnotationAllocation, *,

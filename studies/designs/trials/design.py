@@ -55,6 +55,11 @@ class TrialsDesign(StudyDesign):
 
         return trials_report_context(results)
 
+    def simulation_bot(self, *, study: Study) -> tuple[type, Any]:
+        from .simulation import TrialsBot, policy_for
+
+        return TrialsBot, policy_for(study)
+
     def analysis_csv_rows(self, *, results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         from .analysis import trials_csv_rows
 

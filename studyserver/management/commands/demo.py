@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from studyserver.demo import DemoError, check_port_free, demo_build
+from studyserver.demo import DEMO_TEMPLATES, DemoError, check_port_free, demo_build
 
 
 class Command(BaseCommand):
@@ -24,8 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--retrain", action="store_true", help="Ignore a cached checkpoint and train again.")
+        parser.add_argument("--design", choices=sorted(DEMO_TEMPLATES), default="between_group",
+                            help="between_group: the seed study (default); trials: within-subject trials with "
+                                 "three counterbalanced explanation methods (template cem_maf_two4two).")
 
-    def handle(self, *args, quick: bool, no_serve: bool, host: str, port: int, retrain: bool, **options) -> None:
+    def handle(self, *args, quick: bool, no_serve: bool, host: str, port: int, retrain: bool, design: str,
+               **options) -> None:
         started = time.monotonic()
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, got {port}")
@@ -34,7 +38,7 @@ class Command(BaseCommand):
         try:
             if not no_serve:
                 check_port_free(host, port)  # before minutes of work, not after
-            result = demo_build(quick=quick, say=self._say, retrain=retrain)
+            result = demo_build(quick=quick, say=self._say, retrain=retrain, design=design)
         except DemoError as exc:
             raise CommandError(str(exc)) from exc
 

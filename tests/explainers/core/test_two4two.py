@@ -36,10 +36,12 @@ def test_render_is_pure_and_reproduces_the_sampled_image():
 
 
 def test_changing_the_background_changes_only_background_pixels():
-    _, _, params = two4two.sample(1, seed=2, size=64)
-    before = two4two.render(params[0], 64)
-    after = two4two.intervene(params[0], "bg_color", 1.0 - params[0]["bg_color"], size=64)
-    mask = two4two.render_mask(params[0], 64)
+    # 96 px (12.8 px per scene unit, the renderer's framing shows the whole animal): large enough that the
+    # 2-pixel erosion below separates block interiors from the anti-aliased gaps between touching spheres.
+    _, _, params = two4two.sample(1, seed=2, size=96)
+    before = two4two.render(params[0], 96)
+    after = two4two.intervene(params[0], "bg_color", 1.0 - params[0]["bg_color"], size=96)
+    mask = two4two.render_mask(params[0], 96)
     inside = ndimage.binary_erosion(mask > 0, iterations=2)  # anti-aliased edges mix both
     changed = np.any(before != after.image, axis=-1)
     assert changed[mask == 0].mean() > 0.95
@@ -103,3 +105,20 @@ def test_the_intended_symmetric_ranges_are_a_flag():
 def test_bad_input_fails_with_a_clear_error(call, message):
     with pytest.raises(two4two.Two4TwoError, match=message):
         call()
+
+
+@pytest.mark.parametrize("sampler", two4two.SAMPLERS)
+def test_the_whole_animal_is_inside_the_frame(sampler):
+    """Every block of every scene lies inside the camera's view, with a margin for the outline."""
+    rng = np.random.default_rng(21)
+    centre = np.asarray(two4two.VIEW_CENTRE)
+    for _ in range(3000):
+        params = two4two.sample_parameters(rng, sampler)
+        points = np.concatenate([polygon for _, polygon, _ in two4two._scene_geometry(params)])
+        assert np.abs(points - centre).max() < two4two.VIEW_HALF_WIDTH - 0.05
+    # And in pixels: no block touches the image border.
+    _, _, records = two4two.sample(200, seed=5, sampler=sampler, size=64)
+    for record in records:
+        mask = two4two.render_mask(record, 64)
+        border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+        assert not border.any()

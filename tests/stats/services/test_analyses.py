@@ -5,6 +5,7 @@ import pytest
 
 from stats.models import Analysis
 from stats.services import AnalysisError, AnalysisParameters, analysis_compute, analysis_run, hypothesis_create
+from stats.services.exports import participant_pseudonyms
 from studies.models import Response
 
 from ..factories import make_item, make_participant, make_study, seed_like_study
@@ -60,8 +61,11 @@ def test_exclusions_are_applied_and_listed_with_reasons():
     assert exclusions["included"] == 16 and exclusions["excluded"] == 5
     assert exclusions["counts"] == {"simulated": 1, "incomplete": 1, "failed_attention": 2, "too_fast": 1}
     reasons = {row["participant"]: row["reasons"] for row in exclusions["participants"]}
-    assert reasons == {sim.pk: ["simulated"], careless.pk: ["failed_attention"], flagged.pk: ["failed_attention"],
-                       fast.pk: ["too_fast"], unfinished.pk: ["incomplete"]}
+    # Participants are listed under their export pseudonym (no database or platform ids in results).
+    pseudonym = participant_pseudonyms(study)
+    assert reasons == {pseudonym[sim.pk]: ["simulated"], pseudonym[careless.pk]: ["failed_attention"],
+                       pseudonym[flagged.pk]: ["failed_attention"], pseudonym[fast.pk]: ["too_fast"],
+                       pseudonym[unfinished.pk]: ["incomplete"]}
     assert results["participants_per_condition"] == {"cf": 8, "bl": 8}
     with_sim = analysis_run(study=study, parameters=AnalysisParameters(include_simulated=True)).results
     assert with_sim["participants_per_condition"]["cf"] == 9

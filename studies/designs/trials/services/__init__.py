@@ -1,11 +1,12 @@
 """Business rules of the trials design, one module per concern; import them from here.
 
 - configuration.py: the setup, methods, pool and explanation images, and what keeps a study from launching;
-- allocation.py: counterbalanced trial lists, stored at consent;
+- counterbalancing.py: the counterbalanced plan (pure);
+- allocation.py: each participant's trial list, stored at consent;
 - answers.py: the instructions' reading time, ratings per trial with revisions, Back, completion;
 - pool_generation.py: a pool with explanation images computed by the platform's explanation methods.
 """
-from .allocation import balance_problem, counterbalanced_plan, ordered_pairs, trials_allocate
+from .allocation import trials_allocate
 from .answers import (
     INSTRUCTIONS_PAGE,
     TRIALS_PAGE,
@@ -22,6 +23,7 @@ from .configuration import (
     trial_method_create,
     trial_setup_save,
 )
+from .counterbalancing import balance_problem, counterbalanced_plan, ordered_pairs
 
 __all__ = [
     "INSTRUCTIONS_PAGE", "TRIALS_PAGE", "TrialOutOfOrder", "balance_problem", "complete_pool",

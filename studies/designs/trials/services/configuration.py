@@ -17,6 +17,7 @@ from django.db import transaction
 from studies.models import Study
 
 from ..models import ExplanationImage, PoolImage, TrialMethod, TrialSetup
+from .counterbalancing import balance_problem
 
 
 def complete_pool(*, study: Study) -> tuple[list[TrialMethod], list[PoolImage]]:
@@ -33,8 +34,6 @@ def complete_pool(*, study: Study) -> tuple[list[TrialMethod], list[PoolImage]]:
 
 def setup_problems(*, study: Study) -> dict[str, list[str]]:
     """What keeps a trials study from going live, keyed by what to fix."""
-    from .allocation import balance_problem
-
     problems: dict[str, list[str]] = {}
     setup = TrialSetup.objects.filter(study=study).first()
     if setup is None:
