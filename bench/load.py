@@ -23,7 +23,7 @@ connection. The driver and the checks are importable
 (tests/integration/test_load.py runs a 40-participant version against the pytest test database).
 
 One cohesive benchmark kept in one file (a little over the house limit): its database lifecycle, gunicorn
-runner, driver, checks and report are imported together by the integration tests and bench/flow.py.
+runner, driver, checks and report are imported together by the integration tests and bench/flow/.
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ def _owned(request, queryset):
     return queryset if request.user.is_superuser else queryset.filter(owner=request.user)
 
 
-def _export_action(fmt: str, description: str, *, everyone: bool = False, pseudonymised: bool = False):
-    flags = {"include_simulated": everyone, "include_unfinished": everyone, "pseudonymised": pseudonymised}
+def _export_action(fmt: str, description: str, *, everyone: bool = False, identified: bool = False):
+    flags = {"include_simulated": everyone, "include_unfinished": everyone, "identified": identified}
 
     def action(modeladmin, request, queryset):
         studies = list(_owned(request, queryset))
@@ -43,7 +43,7 @@ def _export_action(fmt: str, description: str, *, everyone: bool = False, pseudo
         return response
 
     action.__name__ = (f"export_{fmt}_all_participants" if everyone else f"export_{fmt}") + (
-        "_pseudonymised" if pseudonymised else "")
+        "_identified" if identified else "")
     action.short_description = description
     return action
 
@@ -51,8 +51,10 @@ def _export_action(fmt: str, description: str, *, everyone: bool = False, pseudo
 EXPORT_ACTIONS = [
     _export_action("long", "Export responses: long CSV"),
     _export_action("wide", "Export responses: wide CSV"),
-    _export_action("long", "Export responses for sharing: long CSV without platform ids", pseudonymised=True),
-    _export_action("wide", "Export responses for sharing: wide CSV without platform ids", pseudonymised=True),
+    _export_action("long", "Export responses with Prolific/MTurk ids (owner's file, not to share): long CSV",
+                   identified=True),
+    _export_action("wide", "Export responses with Prolific/MTurk ids (owner's file, not to share): wide CSV",
+                   identified=True),
     _export_action("json", "Export responses: JSON with codebook"),
     _export_action("codebook", "Export codebook (JSON)"),
     _export_action("long", "Export responses: long CSV, all participants (unfinished and simulated too)",

@@ -72,8 +72,9 @@ EXPORT_FLAG_PARAMETERS = [
     OpenApiParameter("include_simulated", OpenApiTypes.BOOL, description="Include simulated participants."),
     OpenApiParameter("include_unfinished", OpenApiTypes.BOOL,
                      description="Include participants who did not reach the end of the study."),
-    OpenApiParameter("pseudonymised", OpenApiTypes.BOOL,
-                     description="Leave out the platform ids (a file to share; the pseudonyms stay the same)."),
+    OpenApiParameter("identified", OpenApiTypes.BOOL,
+                     description="Add the platform ids (PROLIFIC_PID / workerId and the submission id) beside the "
+                                 "pseudonyms: the owner's file to approve, reject or pay; the default is to share."),
 ]
 
 
@@ -103,7 +104,7 @@ class ResponsesExportView(_FileExportView):
         try:
             file = responses_export(study=study, fmt=request.query_params.get("format", "long"),
                                     **export_flags(request.query_params),
-                                    pseudonymised=is_true(request.query_params.get("pseudonymised")))
+                                    identified=is_true(request.query_params.get("identified")))
         except ExportError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         return _download(file)
@@ -116,7 +117,7 @@ class ResponsesCsvView(_FileExportView):
     def get(self, request, slug: str):
         study = _study(request, slug)
         return _download(responses_export(study=study, fmt="long", **export_flags(request.query_params),
-                                          pseudonymised=is_true(request.query_params.get("pseudonymised"))))
+                                          identified=is_true(request.query_params.get("identified"))))
 
 
 class ResponseRowsView(APIView):
@@ -126,7 +127,7 @@ class ResponseRowsView(APIView):
     def get(self, request, slug: str):
         study = _study(request, slug)
         rows = response_rows(study=study, **export_flags(request.query_params),
-                             pseudonymised=is_true(request.query_params.get("pseudonymised")))
+                             identified=is_true(request.query_params.get("identified")))
         return Response(ResponseRowSerializer(rows, many=True).data)
 
 

@@ -67,11 +67,11 @@ class ResponseRowSerializer(serializers.Serializer):
     """One answer in long format: the columns of stats.services.exports.LONG_COLUMNS."""
 
     participant = serializers.CharField(help_text="Pseudonym within the study (P0001, ...).")
-    platform = serializers.CharField(required=False, help_text="Left out with pseudonymised=1.")
+    platform = serializers.CharField(required=False, help_text="Only with identified=1.")
     platform_participant_id = serializers.CharField(required=False, allow_blank=True,
-                                                    help_text="PROLIFIC_PID or workerId; left out with pseudonymised=1.")
+                                                    help_text="PROLIFIC_PID or workerId; only with identified=1.")
     platform_submission_id = serializers.CharField(required=False, allow_blank=True,
-                                                   help_text="SESSION_ID or assignmentId; left out with pseudonymised=1.")
+                                                   help_text="SESSION_ID or assignmentId; only with identified=1.")
     condition = serializers.CharField()
     status = ParticipantStatusField()
     is_simulated = serializers.BooleanField()

@@ -10,3 +10,7 @@ class StudiesConfig(AppConfig):
         from studies.designs.registry import register_design
 
         register_design(BetweenGroupDesign())
+
+        from studies.structure import connect_signals
+
+        connect_signals()

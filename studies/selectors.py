@@ -9,6 +9,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from .models import Condition, Item, PageVisit, Participant, Response, Study
+from .structure import study_structure
 
 #: Every page of the participant flow, in order. Question pages without items are skipped per participant.
 PAGE_SEQUENCE = ("consent", "instructions", "stimulus", "satisfaction", "free_text", "complete")
@@ -94,8 +95,10 @@ def participant_items(*, participant: Participant, page: str | None = None) -> Q
 
 
 def participant_page_items(*, participant: Participant, page: str) -> list[Item]:
-    """Items of one page in the order this participant was shown them (stored at assignment)."""
-    items = list(participant_items(participant=participant, page=page))
+    """Items of one page in the order this participant was shown them (stored at assignment).
+
+    Read from the study's structure cached in this process (studies/structure.py): treat them as read-only."""
+    items = study_structure(study_id=participant.study_id).items_for(condition_id=participant.condition_id, page=page)
     stored = (participant.item_order or {}).get(page)
     if not stored:
         return items
@@ -106,7 +109,8 @@ def participant_page_items(*, participant: Participant, page: str) -> list[Item]
 
 def participant_pages(*, participant: Participant) -> list[str]:
     """The pages this participant goes through: question pages without items are left out."""
-    pages_with_items = set(participant_items(participant=participant).values_list("page", flat=True))
+    structure = study_structure(study_id=participant.study_id)
+    pages_with_items = {item.page for item in structure.items_for(condition_id=participant.condition_id)}
     return [
         page
         for page in PAGE_SEQUENCE
@@ -119,10 +123,13 @@ def participant_answers(*, participant: Participant) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     if participant.pk is None:  # an owner's preview: nothing is stored
         return answers
-    for response in participant.responses.select_related("item"):
-        answers[response.item.key] = response.value_text if response.item.kind == Item.Kind.FREE_TEXT else (
-            response.value_int
-        )
+    items = {item.pk: item for item in study_structure(study_id=participant.study_id).items}
+    stored = Response.objects.filter(participant=participant).values_list("item_id", "value_int", "value_text")
+    for item_id, value_int, value_text in stored:
+        item = items.get(item_id)
+        if item is None:  # an item added in another process a moment ago: read it directly
+            item = Item.objects.get(pk=item_id)
+        answers[item.key] = value_text if item.kind == Item.Kind.FREE_TEXT else value_int
     return answers
 
 

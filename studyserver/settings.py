@@ -98,7 +98,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        # Connections are kept between requests (a new PostgreSQL connection costs more than a whole page);
+        # the health check replaces one the server closed.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -186,6 +189,9 @@ PROLIFIC_API_BASE_URL = env_str("PROLIFIC_API_BASE_URL", "https://api.prolific.c
 PROLIFIC_SYNC_MINUTES = env_int("PROLIFIC_SYNC_MINUTES", 5, minimum=1)
 # Participants active within this many minutes keep their place when assigning conditions.
 ASSIGNMENT_ACTIVE_CUTOFF_MINUTES = env_int("ASSIGNMENT_ACTIVE_CUTOFF_MINUTES", 60, minimum=1)
+# Seconds a web process may keep a study's structure (items, a rendered grid) without a shared cache telling
+# it of a change (studyserver/process_cache.py); with CACHE_URL on Redis changes show at once.
+PROCESS_CACHE_MAX_AGE = env_int("PROCESS_CACHE_MAX_AGE", 5, minimum=0)
 # The address participants reach this server at, for links shown where no request says it (the MTurk XML
 # of a proxied site, printed URLs). Empty: links use the host of the request that shows them.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")

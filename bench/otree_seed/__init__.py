@@ -1,11 +1,11 @@
-"""The seed questionnaire as an oTree 6 app, for the side-by-side benchmark in bench/flow.py.
+"""The seed questionnaire as an oTree 6 app, for the side-by-side benchmark in bench/flow/.
 
 Sixt et al., "Do users benefit from interpretable vision?" (section 3.3): consent, instructions, a stimulus
 page with a 30 x 5 image grid and six pattern statements plus an attention check on a 7-point agreement
 scale, five explanation-satisfaction statements (Hoffman et al., 2018), free text, completion. Two
 between-group conditions, assigned round-robin as participants join (balanced by construction).
 
-The texts and the grid are not copied here: bench/flow.py writes them into seed.json next to this file when
+The texts and the grid are not copied here: bench/flow/ writes them into seed.json next to this file when
 it creates the oTree project, from studyserver/seed_study.py and the grid cells of the study the platform
 built, so both systems show the same questionnaire and the same 150 images.
 """

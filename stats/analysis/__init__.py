@@ -13,8 +13,15 @@ effect sizes, and the share of participants who disagree (1-3), are neutral (4) 
 - posthoc: Dunn's pairwise test
 - likert: scale validation, reverse coding, agree / neutral / disagree summaries
 - formatting: APA strings
-- questionnaire: every item of a study tested and corrected per family
-- hypotheses: preregistered hypotheses and their verdicts
+- exact: exact / seeded permutation p values for small groups (or on request)
+- effect_sizes: epsilon-squared with a bootstrap interval, Vargha-Delaney A, Cliff's delta, Hodges-Lehmann
+- reliability: Cronbach's alpha with the Feldt interval
+- questionnaire: every item (and scale score) of a study tested and corrected per family
+- hypotheses: preregistered hypotheses (single or compound) and their verdicts on the table
+- plan: the analysis plan (validation, defaults, departures, AsPredicted text)
+- long_table: the long CSV export read back, and the data hash of its rows
+- study_analysis: a between-group study analysed from its long export under its plan (exclusions, missing
+  answers, sensitivity)
 - power: sample-size planning (simulations call kruskal.kruskal_h)
 
 The names below are the package's public API, so callers need not know which module holds what.

@@ -159,9 +159,7 @@ def analysis_compute(*, study: Study, parameters: AnalysisParameters | None = No
     if designed is not None:
         return design_params, designed["data_hash"], designed
     spec, version = plan_spec(study=study)
-    # The file that may be shared: no platform id enters the analysis or its data hash.
-    export = responses_export(study=study, fmt="long", include_simulated=True, include_unfinished=True,
-                              pseudonymised=True)
+    export = responses_export(study=study, fmt="long", include_simulated=True, include_unfinished=True)
     return analysis_from_long(
         parse_long_csv(export.content), plan=spec, parameters=parameters, plan_version=version,
         frozen=bool(version and version.frozen_at), study={"slug": study.slug, "title": study.title},

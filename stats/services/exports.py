@@ -24,11 +24,12 @@ from .. import selectors
 EXPORT_FORMATS = ("long", "wide", "json", "codebook")
 JSON_FORMAT_VERSION = 1
 
-#: The recruiting platform's ids: what an owner needs to approve, reject or pay a submission. Left out of the
-#: pseudonymised export made for sharing; the pseudonym -> id mapping stays on the server (the owner's export).
+PARTICIPANT_COLUMNS = ["participant", "condition", "status", "is_simulated", "attention_failed", "excluded_reason",
+                       "stimulus_seconds", "started_at", "completed_at"]
+#: The recruiting platform's ids: what the owner needs to approve, reject or pay a submission. Only in the
+#: owner's identified export (``identified``), right after the pseudonym; the default export is the one to
+#: share. The pseudonyms are the same in both, so the identified file is the mapping, kept on the server.
 IDENTITY_COLUMNS = ["platform", "platform_participant_id", "platform_submission_id"]
-PARTICIPANT_COLUMNS = ["participant", *IDENTITY_COLUMNS, "condition", "status", "is_simulated", "attention_failed",
-                       "excluded_reason", "stimulus_seconds", "started_at", "completed_at"]
 ANSWER_COLUMNS = ["item", "group", "kind", "page", "scale_points", "reverse_coded", "value", "answered_at",
                   "expected_answer"]
 LONG_COLUMNS = [*PARTICIPANT_COLUMNS, *ANSWER_COLUMNS]
@@ -36,11 +37,6 @@ LONG_COLUMNS = [*PARTICIPANT_COLUMNS, *ANSWER_COLUMNS]
 COLUMN_MEANINGS = {
     "participant": "pseudonym of the participant within the study (P0001, P0002, ... in order of arrival; neither "
                    "the platform id nor a database id)",
-    "platform": "recruiting platform: " + ", ".join(Study.Platform.values) + " (owner's export only)",
-    "platform_participant_id": "the platform's participant id: PROLIFIC_PID on Prolific, workerId on MTurk (owner's "
-                               "export only; the pseudonymised export for sharing leaves it out)",
-    "platform_submission_id": "the platform's id of this attempt: SESSION_ID on Prolific, assignmentId on MTurk "
-                              "(owner's export only)",
     "condition": "condition slug the participant was assigned to (empty if none yet)",
     "status": "participant status: " + ", ".join(Participant.Status.values),
     "is_simulated": "true for simulated participants (left out unless include_simulated)",
@@ -59,6 +55,14 @@ COLUMN_MEANINGS = {
              "text for free-text items",
     "answered_at": "ISO 8601 UTC time the current answer was saved (earlier answers are in the revision history)",
     "expected_answer": "for attention checks, the scale point careful participants pick (empty otherwise)",
+}
+
+IDENTITY_COLUMN_MEANINGS = {
+    "platform": "recruiting platform: " + ", ".join(Study.Platform.values),
+    "platform_participant_id": "the platform's participant id: PROLIFIC_PID on Prolific, workerId on MTurk (only in "
+                               "the owner's identified export)",
+    "platform_submission_id": "the platform's id of this attempt: SESSION_ID on Prolific, assignmentId on MTurk "
+                              "(only in the owner's identified export)",
 }
 
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -105,13 +109,13 @@ def participant_pseudonyms(study: Study) -> dict[int, str]:
     return {pk: f"P{number:04d}" for number, pk in enumerate(ordered, start=1)}
 
 
-def participant_columns(*, pseudonymised: bool) -> list[str]:
-    """The participant columns of an export: the owner's carries the platform ids, the shared one does not."""
-    return [c for c in PARTICIPANT_COLUMNS if not (pseudonymised and c in IDENTITY_COLUMNS)]
+def participant_columns(*, identified: bool) -> list[str]:
+    """The participant columns of an export: the owner's identified one adds the platform ids."""
+    return [PARTICIPANT_COLUMNS[0], *IDENTITY_COLUMNS, *PARTICIPANT_COLUMNS[1:]] if identified else PARTICIPANT_COLUMNS
 
 
-def long_columns(*, pseudonymised: bool) -> list[str]:
-    return [*participant_columns(pseudonymised=pseudonymised), *ANSWER_COLUMNS]
+def long_columns(*, identified: bool) -> list[str]:
+    return [*participant_columns(identified=identified), *ANSWER_COLUMNS]
 
 
 def _identity(participant: dict[str, Any]) -> tuple[str, str, str]:
@@ -121,7 +125,7 @@ def _identity(participant: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _participants(
-    study: Study, *, include_simulated: bool, include_unfinished: bool, pseudonymised: bool = False
+    study: Study, *, include_simulated: bool, include_unfinished: bool, identified: bool = False
 ) -> Iterator[tuple[tuple, list[tuple]]]:
     """(participant_columns() values, [ANSWER_COLUMNS values per answered item, in presentation order]) per
     participant.
@@ -143,7 +147,7 @@ def _participants(
         pk = participant["pk"]
         columns = (
             pseudonyms[pk],
-            *(() if pseudonymised else _identity(participant)),
+            *(_identity(participant) if identified else ()),
             slugs.get(participant["condition_id"], ""),
             participant["status"],
             participant["is_simulated"],
@@ -170,19 +174,19 @@ def _long_rows(study: Study, **flags: bool) -> Iterator[tuple]:
 
 
 def response_rows(
-    *, study: Study, include_simulated: bool = False, include_unfinished: bool = False, pseudonymised: bool = False
+    *, study: Study, include_simulated: bool = False, include_unfinished: bool = False, identified: bool = False
 ) -> list[dict[str, Any]]:
     """One dict per answer with long_columns() ("long" format), ready for analysis or an API response."""
-    columns = long_columns(pseudonymised=pseudonymised)
+    columns = long_columns(identified=identified)
     return [
         dict(zip(columns, row, strict=True))
         for row in _long_rows(study, include_simulated=include_simulated, include_unfinished=include_unfinished,
-                              pseudonymised=pseudonymised)
+                              identified=identified)
     ]
 
 
 def codebook(*, study: Study, include_simulated: bool = False, include_unfinished: bool = False,
-             pseudonymised: bool = False) -> dict[str, Any]:
+             identified: bool = False) -> dict[str, Any]:
     """What every column and value of the exports means, and which participants an export holds."""
     items = items_in_presentation_order(study=study).select_related("condition")
     return {
@@ -193,8 +197,9 @@ def codebook(*, study: Study, include_simulated: bool = False, include_unfinishe
             "include_unfinished": include_unfinished,
             "include_simulated": include_simulated,
         },
-        "pseudonymised": pseudonymised,
-        "columns": {name: COLUMN_MEANINGS[name] for name in long_columns(pseudonymised=pseudonymised)},
+        "identified": identified,
+        "columns": {name: {**COLUMN_MEANINGS, **IDENTITY_COLUMN_MEANINGS}[name]
+                    for name in long_columns(identified=identified)},
         "conditions": [{"slug": c.slug, "name": c.name} for c in study.conditions.order_by("order", "pk")],
         "items": [
             {
@@ -244,31 +249,31 @@ def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
 
 def responses_export(
     *, study: Study, fmt: str, include_simulated: bool = False, include_unfinished: bool = False,
-    pseudonymised: bool = False,
+    identified: bool = False,
 ) -> ExportFile:
     """The study's responses as long CSV (one row per answer), wide CSV (one row per participant), JSON
     (participants with their answers and the codebook) or the codebook alone.
 
-    The owner's export carries the platform ids (to approve, reject or pay); ``pseudonymised`` leaves them
-    out, for sharing: the pseudonyms are the same in both, so the owner's file is the mapping."""
+    Participants appear under their pseudonym; ``identified`` (the owner's file, to approve, reject or pay on
+    the platform) adds the platform ids beside it."""
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
     flags = {"include_simulated": include_simulated, "include_unfinished": include_unfinished}
-    stem = f"{study.slug}-responses" + ("-pseudonymised" if pseudonymised else "")
+    stem = f"{study.slug}-responses" + ("-identified" if identified else "")
     if fmt == "codebook":
-        content = json.dumps(codebook(study=study, **flags, pseudonymised=pseudonymised), indent=2, ensure_ascii=False)
+        content = json.dumps(codebook(study=study, **flags, identified=identified), indent=2, ensure_ascii=False)
         return ExportFile(content, "application/json", f"{study.slug}-codebook.json")
-    columns = participant_columns(pseudonymised=pseudonymised)
+    columns = participant_columns(identified=identified)
     if fmt == "long":
-        return ExportFile(_csv([*columns, *ANSWER_COLUMNS], _long_rows(study, **flags, pseudonymised=pseudonymised)),
+        return ExportFile(_csv([*columns, *ANSWER_COLUMNS], _long_rows(study, **flags, identified=identified)),
                           "text/csv; charset=utf-8", f"{stem}-long.csv")
-    participants = _participants(study, **flags, pseudonymised=pseudonymised)
+    participants = _participants(study, **flags, identified=identified)
     if fmt == "json":
         payload = {
             "format_version": JSON_FORMAT_VERSION,
-            "codebook": codebook(study=study, **flags, pseudonymised=pseudonymised),
+            "codebook": codebook(study=study, **flags, identified=identified),
             **flags,
-            "pseudonymised": pseudonymised,
+            "identified": identified,
             "participants": [
                 {**dict(zip(columns, values, strict=True)),
                  "responses": {answer[0]: answer[VALUE] for answer in answers}}

@@ -12,9 +12,10 @@ from django.utils import timezone
 from studies import selectors
 from studies.designs.registry import design_for
 from studies.models import Item, PageVisit, Participant
+from studies.structure import study_structure
 
 from .exceptions import PageOutOfDate, StimulusTooEarly
-from .responses import ensure_can_answer, responses_save
+from .responses import ensure_can_answer, participant_lock, responses_store
 
 
 def page_visit_open(*, participant: Participant, page: str) -> PageVisit:
@@ -34,8 +35,11 @@ def page_visit_close(*, participant: Participant, page: str, now: datetime | Non
 
 
 def _attention_failed(participant: Participant) -> bool:
-    checks = selectors.participant_items(participant=participant).filter(kind=Item.Kind.ATTENTION_CHECK)
-    given = {r.item_id: r.value_int for r in participant.responses.filter(item__in=checks)}
+    checks = [item for item in study_structure(study_id=participant.study_id).items_for(
+        condition_id=participant.condition_id) if item.kind == Item.Kind.ATTENTION_CHECK]
+    if not checks:
+        return False
+    given = dict(participant.responses.filter(item__in=checks).values_list("item_id", "value_int"))
     return any(given.get(item.pk) != item.expected_answer for item in checks)
 
 
@@ -51,7 +55,7 @@ def participant_navigate(
         raise ValidationError({"action": "Unknown action."})
     too_early: StimulusTooEarly | None = None
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        participant = participant_lock(participant)
         ensure_can_answer(participant)
         if page != participant.current_page:
             raise ValidationError({"page": "This page is out of date; you were taken to where you left off."})
@@ -60,8 +64,9 @@ def participant_navigate(
         too_early = _stimulus_too_early(participant, page=page, direction=direction)
         if page in selectors.QUESTION_PAGES:
             # Too early: keep what was given (complete or not) and let the participant look on.
-            responses_save(participant=participant, page=page, answers=answers,
-                           require_complete=direction == "next" and too_early is None)
+            # Moving on saves the participant (and their last_seen_at) anyway: one UPDATE instead of two.
+            responses_store(participant=participant, page=page, answers=answers,
+                            require_complete=direction == "next" and too_early is None, touch=too_early is not None)
         if too_early is None:
             participant = _move(participant, pages=pages, index=index, page=page, direction=direction)
     if too_early is not None:
@@ -104,11 +109,11 @@ def participant_revise_earlier_page(*, participant: Participant, page: str, answ
     stored) and ParticipantFinished once the session has ended.
     """
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        participant = participant_lock(participant)
         ensure_can_answer(participant)
         pages = design_for(participant.study).pages(participant=participant)
         if not (page in selectors.QUESTION_PAGES and page in pages and participant.current_page in pages
                 and pages.index(page) < pages.index(participant.current_page)):
             raise PageOutOfDate({"page": "This page is out of date; you were taken to where you left off."})
-        responses_save(participant=participant, page=page, answers=answers)
+        responses_store(participant=participant, page=page, answers=answers)
         return participant

@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from studies import selectors
 from studies.designs.registry import design_for
-from studies.models import Condition, PageVisit, Participant, Study
+from studies.models import PageVisit, Participant, Study
+from studies.structure import study_structure
 
 from .exceptions import ParticipantFinished, StudyUnavailable
 from .navigation import page_visit_close
+from .responses import participant_lock
 from .privacy import consent_current_version, forget_identity
 
 
@@ -69,7 +71,9 @@ def participant_enter(*, study: Study, identity: PlatformIdentity, is_simulated:
         is_simulated=is_simulated,
         current_page="consent",
     )
-    participant.full_clean(exclude=["token"])
+    # The field values are checked here; the study was just read and the unique identity is the database's
+    # to enforce (the IntegrityError below), so neither costs a query of its own.
+    participant.full_clean(exclude=["token", "study"], validate_constraints=False)
     try:
         with transaction.atomic():
             participant.save()
@@ -107,7 +111,8 @@ def participant_resume(*, participant: Participant, identity: PlatformIdentity |
 
 
 def _choose_condition(*, study: Study, now: datetime, rng: random.Random | None,
-                      is_simulated: bool = False) -> Condition:
+                      is_simulated: bool = False) -> int:
+    """The primary key of the least-filled condition (ties at random)."""
     counts = selectors.condition_fill_counts(study=study, now=now, is_simulated=is_simulated)
     if not counts:
         raise StudyUnavailable("draft")
@@ -115,14 +120,14 @@ def _choose_condition(*, study: Study, now: datetime, rng: random.Random | None,
     if study.target_per_condition is not None and lowest >= study.target_per_condition:
         raise StudyUnavailable("full")
     candidates = sorted(pk for pk, taken in counts.items() if taken == lowest)
-    chosen = (rng or random.SystemRandom()).choice(candidates)
-    return Condition.objects.get(pk=chosen)
+    return (rng or random.SystemRandom()).choice(candidates)
 
 
 def _item_order_for(participant: Participant, *, shuffle: bool, rng: random.Random | None) -> dict[str, list[str]]:
     order: dict[str, list[str]] = {}
+    structure = study_structure(study_id=participant.study_id)
     for page in selectors.QUESTION_PAGES:
-        keys = list(selectors.participant_items(participant=participant, page=page).values_list("key", flat=True))
+        keys = [item.key for item in structure.items_for(condition_id=participant.condition_id, page=page)]
         if shuffle:
             (rng or random.SystemRandom()).shuffle(keys)
         order[page] = keys
@@ -146,7 +151,7 @@ def participant_assign(*, participant: Participant, rng: random.Random | None = 
         if study.status != Study.Status.LIVE:
             raise StudyUnavailable(study.status)
         now = timezone.now()
-        participant.condition = _choose_condition(study=study, now=now, rng=rng,
+        participant.condition_id = _choose_condition(study=study, now=now, rng=rng,
                                                   is_simulated=participant.is_simulated)
         participant.item_order = _item_order_for(participant, shuffle=study.randomize_items, rng=rng)
         participant.last_seen_at = now
@@ -201,9 +206,11 @@ def participant_consent(*, participant: Participant, agreed: bool, rng: random.R
         raise ValidationError({"page": "This page is out of date."})
     if not agreed:
         return participant_decline(participant=participant)
-    participant = design_for(participant.study).allocate(participant=participant, rng=rng)
+    study = participant.study
+    participant = design_for(study).allocate(participant=participant, rng=rng)
+    participant.study = study  # the allocation re-read the row; the study it belongs to is the same
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        participant = participant_lock(participant)
         if participant.current_page == "consent":
             page_visit_close(participant=participant, page="consent")
             participant.current_page = "instructions"

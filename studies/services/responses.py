@@ -46,13 +46,14 @@ def _is_blank(raw: Any) -> bool:
 
 
 def answers_validate(
-    *, participant: Participant, page: str, answers: dict[str, Any], require_complete: bool
+    *, participant: Participant, page: str, answers: dict[str, Any], require_complete: bool,
+    stored: dict[str, Any] | None = None,
 ) -> dict[Item, Any]:
     """Check raw answers (item key -> value) for one page; returns {item: parsed value} for non-blank ones.
 
     Raises ValidationError keyed by item key for unknown items, items of another page, condition or
     study, out-of-range or non-integer scale values, oversized text and (if require_complete) missing
-    required answers.
+    required answers. ``stored`` (the participant's current answers by item key) saves reading them again.
     """
     if not isinstance(answers, dict):
         raise ValidationError({"answers": "Send the answers as an object mapping item keys to values."})
@@ -71,7 +72,7 @@ def answers_validate(
         except ValidationError as error:
             errors[key] = error.messages[0]
     if require_complete:
-        answered = set(selectors.participant_answers(participant=participant))
+        answered = set(selectors.participant_answers(participant=participant) if stored is None else stored)
         for key, item in page_items.items():
             given = item in parsed or (key in answered and key not in answers)
             if item.required and not given:
@@ -88,36 +89,76 @@ def ensure_can_answer(participant: Participant) -> None:
         raise ParticipantFinished({"participant": "Please give your consent first."})
 
 
+def participant_lock(participant: Participant) -> Participant:
+    """The participant's row, locked until the transaction ends (SELECT ... FOR UPDATE; SQLite serialises
+    writers), with the study the caller already holds (it does not change under a participant's request)."""
+    locked = Participant.objects.select_for_update().get(pk=participant.pk)
+    if Participant.study.is_cached(participant):
+        locked.study = participant.study
+    return locked
+
+
 def responses_save(
     *, participant: Participant, page: str, answers: dict[str, Any], require_complete: bool = False
 ) -> list[Response]:
     """Validate and store answers of one page. A changed answer keeps its previous values as revisions."""
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        participant = participant_lock(participant)
         ensure_can_answer(participant)
-        parsed = answers_validate(
-            participant=participant, page=page, answers=answers, require_complete=require_complete
-        )
-        existing = {r.item_id: r for r in Response.objects.filter(participant=participant, item__in=list(parsed))}
-        saved = []
-        for item, value in parsed.items():
-            is_text = item.kind == Item.Kind.FREE_TEXT
-            fields = {"value_text": value, "value_int": None} if is_text else {"value_int": value, "value_text": ""}
-            response = existing.get(item.pk)
-            if response is None:
-                response = Response.objects.create(participant=participant, item=item, **fields)
-            elif (response.value_int, response.value_text) == (fields["value_int"], fields["value_text"]):
-                saved.append(response)
-                continue
-            else:
-                for name, field_value in fields.items():
-                    setattr(response, name, field_value)
-                response.save(update_fields=["value_int", "value_text", "updated_at"])
-            ResponseRevision.objects.create(response=response, page=page, **fields)
-            saved.append(response)
-        participant.last_seen_at = timezone.now()
+        return responses_store(participant=participant, page=page, answers=answers, require_complete=require_complete)
+
+
+def responses_store(
+    *, participant: Participant, page: str, answers: dict[str, Any], require_complete: bool = False,
+    touch: bool = True,
+) -> list[Response]:
+    """responses_save for a caller that holds the participant's lock (participant_lock) in its transaction
+    and has checked ensure_can_answer.
+
+    A page's answers are written together: new ones in one INSERT, changed ones in one UPDATE, and one
+    revision per new or changed answer in one INSERT (revisions are only ever appended). ``touch=False``
+    leaves ``last_seen_at`` to a caller that saves the participant anyway.
+    """
+    existing = {r.item_id: r for r in Response.objects.filter(participant=participant)}
+    items_by_pk = {item.pk: item for item in selectors.participant_page_items(participant=participant, page=page)}
+    stored = {}
+    for item_id, response in existing.items():
+        item = items_by_pk.get(item_id)
+        if item is not None:
+            stored[item.key] = response.value_text if item.kind == Item.Kind.FREE_TEXT else response.value_int
+    parsed = answers_validate(participant=participant, page=page, answers=answers,
+                              require_complete=require_complete, stored=stored)
+    now = timezone.now()
+    created, changed, saved = [], [], []
+    for item, value in parsed.items():
+        is_text = item.kind == Item.Kind.FREE_TEXT
+        value_int, value_text = (None, value) if is_text else (value, "")
+        response = existing.get(item.pk)
+        if response is None:
+            response = Response(participant=participant, item=item, value_int=value_int, value_text=value_text)
+            created.append(response)
+        elif (response.value_int, response.value_text) != (value_int, value_text):
+            response.value_int, response.value_text, response.updated_at = value_int, value_text, now
+            changed.append(response)
+        saved.append(response)
+    if created:
+        Response.objects.bulk_create(created)
+        if any(response.pk is None for response in created):  # a database that returns no ids on insert
+            ids = dict(Response.objects.filter(participant=participant, item__in=[r.item_id for r in created])
+                       .values_list("item_id", "pk"))
+            for response in created:
+                response.pk = ids[response.item_id]
+    if changed:
+        Response.objects.bulk_update(changed, ["value_int", "value_text", "updated_at"])
+    if created or changed:
+        ResponseRevision.objects.bulk_create([
+            ResponseRevision(response=response, page=page, value_int=response.value_int,
+                             value_text=response.value_text)
+            for response in (*created, *changed)])
+    if touch:
+        participant.last_seen_at = now
         participant.save(update_fields=["last_seen_at"])
-        return saved
+    return saved
 
 
 def responses_autosave(*, participant: Participant, page: str, answers: dict[str, Any]) -> list[Response]:

@@ -42,10 +42,17 @@ def _images(tmp_path: Path) -> list[Path]:
     return paths
 
 
+def _set_slug(page, selector: str, value: str) -> None:
+    # The admin fills slugs from the name as one types (and stops once a slug was edited by hand); typing
+    # into the slug races that script, so the value is set the way a researcher's edit leaves it.
+    page.eval_on_selector(selector, "(e, v) => { e.value = v; e.dispatchEvent(new Event('change', {bubbles: true})); }",
+                          value)
+
+
 def _configure_in_the_admin(page, base: str, images: list[Path]) -> None:
     page.goto(f"{base}/admin/studies/study/add/")
     page.fill("#id_title", "Which patterns does the network use?")
-    page.fill("#id_slug", "first-hour")
+    _set_slug(page, "#id_slug", "first-hour")
     page.select_option("#id_platform", "prolific")
     page.fill("#id_time_limit_minutes", "0")  # a mistake first: refused with a clear message
     page.fill("#id_completion_code", "C0DE42")
@@ -54,7 +61,7 @@ def _configure_in_the_admin(page, base: str, images: list[Path]) -> None:
     for index, (name, slug) in enumerate(CONDITIONS):
         page.click("#conditions-group .add-row a")
         page.fill(f"#id_conditions-{index}-name", name)
-        page.fill(f"#id_conditions-{index}-slug", slug)
+        _set_slug(page, f"#id_conditions-{index}-slug", slug)
         page.fill(f"#id_conditions-{index}-order", str(index))
         page.set_input_files(f"#id_conditions-{index}-stimulus_image", str(images[index]))
     page.uncheck("#id_conditions-0-shows_explanation")  # the control group sees no explanation
@@ -75,6 +82,7 @@ def _configure_in_the_admin(page, base: str, images: list[Path]) -> None:
     page.fill("#id_items-0-labels", "\n".join(["Strongly disagree", "Disagree", "Somewhat disagree", "Neutral",
                                                 "Somewhat agree", "Agree", "Strongly agree"]))
     page.click("input[name=_continue]")
+    page.wait_for_selector(".errornote")
     assert "A time limit must be at least 1 minute." in page.content()
     # The three uploads were kept: the corrected page is saved without choosing the files again.
     assert page.locator("text=Already uploaded").count() == 3
@@ -116,6 +124,25 @@ def _take_part(chromium, base: str, media_root: Path, pid: str, viewport: dict, 
     context.close()
 
 
+def _take_part_quickly(base: str, pid: str, answers: dict) -> None:
+    import requests
+
+    session = requests.Session()
+    response = session.get(f"{base}/s/first-hour/", params={"PROLIFIC_PID": pid, "STUDY_ID": "st", "SESSION_ID": pid})
+    page_url = response.url
+
+    def submit(url: str, data: dict) -> str:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(url).text).group(1)
+        return session.post(url, data={"csrfmiddlewaretoken": token, **data}, headers={"Referer": url},
+                            allow_redirects=True).url
+
+    page_url = submit(page_url, {"consent": "yes"})
+    page_url = submit(page_url, {"action": "next"})
+    page_url = submit(page_url, {"action": "next", "item-arms": answers["arms"], "item-colour": answers["colour"]})
+    page_url = submit(page_url, {"action": "next", "item-useful": answers["useful"]})
+    assert submit(page_url, {"action": "next", "item-why": "quick"}).endswith("/complete/")
+
+
 def test_a_researchers_first_hour(live_server, chromium, settings, tmp_path):
     from studies.models import Participant, Study
 
@@ -150,8 +177,9 @@ def test_a_researchers_first_hour(live_server, chromium, settings, tmp_path):
         page.click("#next")
         page.wait_for_url(f"**/preview/{slug}/stimulus/")
         page.wait_for_function("document.querySelector('.stimulus-image').complete")
-        page.click("#next")  # unanswered: the same messages participants would get
-        assert page.locator(".has-error").count() == 2
+        page.click("#next")  # unanswered: the browser asks for the required answers, as participants see it
+        assert page.url.endswith(f"/preview/{slug}/stimulus/")
+        assert page.evaluate("document.querySelector('input[name=item-arms]').validity.valueMissing")
         page.check('input[name="item-arms"][value="5"]')
         page.check('input[name="item-colour"][value="3"]')
         page.click("#next")
@@ -170,23 +198,31 @@ def test_a_researchers_first_hour(live_server, chromium, settings, tmp_path):
     _take_part(chromium, base, media_root, "laptop-1", LAPTOP, {"arms": 6, "colour": 2, "useful": 6})
     _take_part(chromium, base, media_root, "phone-1", PHONE, {"arms": 5, "colour": 3, "useful": 5})
     assert Participant.objects.filter(status=Participant.Status.COMPLETED).count() == 2
+    for n in range(4):  # four more, without a browser, so that every condition has two to compare
+        _take_part_quickly(base, f"quick-{n}", {"arms": 3 + n, "colour": 5 - n, "useful": 4 + n % 3})
+    assert Participant.objects.filter(status=Participant.Status.COMPLETED).count() == 6
 
     page.goto(f"{base}/studies/first-hour/dashboard/")
-    assert page.locator('#population-real tfoot [data-column="completed"]').inner_text() == "2"
+    assert page.locator('#population-real tfoot [data-column="completed"]').inner_text() == "6"
     _shot(page, "dashboard_live")
     page.click('#links a:has-text("Analysis")')
     page.wait_for_load_state()
-    interim = page.locator("button:has-text('Confirm interim look')")
-    if interim.count():
-        interim.first.click()
-        page.wait_for_load_state()
+    # The study is live: the platform asks before an interim look, and records it in the plan's log.
+    page.check("#interim-warning input[name=confirm]")
+    page.fill("#interim-warning input[name=reason]", "Checking the set-up after the first two participants")
+    page.click("#interim-warning button[type=submit]")
+    page.wait_for_url("**/analysis/*/")
     _shot(page, "analysis")
-    assert "Participants read" in page.content() or "condition" in page.content().lower()
+    report = page.content()
+    # The reverse-coded statement in the participants' wording, with the direction spelled out.
+    assert "Participants read: \u201cThe network\u2019s decision was confusing.\u201d" in report or (
+        "Participants read: \u201cThe network's decision was confusing.\u201d" in report)
+    assert 'reverse-coded: agree = not "colour"' in report
     page.goto(f"{base}/studies/first-hour/dashboard/")
     with page.expect_download() as download:
-        page.click('#links a:has-text("Export: wide CSV")')
+        page.click('#links a:has-text("Export: wide CSV with Prolific/MTurk ids")')
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    assert {row["platform_participant_id"] for row in rows} == {"laptop-1", "phone-1"}
+    assert {row["platform_participant_id"] for row in rows} == {"laptop-1", "phone-1", *(f"quick-{n}" for n in range(4))}
     header = list(rows[0])
     assert header[header.index("completed_at") + 1:] == ["arms", "colour", "useful", "why"]
     assert re.fullmatch(r"P\d{4}", rows[0]["participant"])

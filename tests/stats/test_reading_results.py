@@ -73,26 +73,30 @@ def test_the_exclusion_table_counts_only_the_participants_of_the_analysis(study)
     assert counts["failed_attention"] == 1 and counts["simulated"] == 3
 
 
-def test_the_owners_export_carries_platform_ids_and_the_shared_one_does_not(client, study):
+def test_the_owners_identified_export_carries_platform_ids_and_the_default_one_does_not(client, study):
     participants = list(Participant.objects.filter(study=study).order_by("pk"))
     for n, participant in enumerate(participants):
         participant.external_id, participant.platform_session_id = f"PID{n}", f"SESSION{n}"
         participant.save()
-    owner = list(csv.DictReader(io.StringIO(responses_export(study=study, fmt="wide").content)))
-    shared = list(csv.DictReader(io.StringIO(responses_export(study=study, fmt="wide", pseudonymised=True).content)))
+    owner = list(csv.DictReader(io.StringIO(responses_export(study=study, fmt="wide", identified=True).content)))
+    shared = list(csv.DictReader(io.StringIO(responses_export(study=study, fmt="wide").content)))
     assert {row["platform_participant_id"] for row in owner} == {f"PID{n}" for n in range(len(participants))}
     assert {row["platform_submission_id"] for row in owner} == {f"SESSION{n}" for n in range(len(participants))}
     assert all(row["platform"] == "prolific" for row in owner)
-    assert not set(IDENTITY_COLUMNS) & set(shared[0]) and "PID0" not in responses_export(
-        study=study, fmt="long", pseudonymised=True).content
+    assert list(owner[0])[:4] == ["participant", *IDENTITY_COLUMNS]
+    assert not set(IDENTITY_COLUMNS) & set(shared[0]) and "PID0" not in responses_export(study=study, fmt="long").content
     # The same pseudonyms in both: the owner's file is the mapping, kept on the server.
     assert [row["participant"] for row in owner] == [row["participant"] for row in shared]
     client.force_login(study.owner)
-    api = client.get("/api/studies/patterns/export/", {"format": "wide", "pseudonymised": "1"}).content.decode()
-    assert "PID0" not in api and "platform_participant_id" not in api
-    assert "PID0" in client.get("/api/studies/patterns/export/", {"format": "wide"}).content.decode()
-    codebook = responses_export(study=study, fmt="codebook", pseudonymised=True).content
-    assert "platform_participant_id" not in codebook and '"pseudonymised": true' in codebook
+    shared_api = client.get("/api/studies/patterns/export/", {"format": "wide"}).content.decode()
+    assert "PID0" not in shared_api and "platform_participant_id" not in shared_api
+    assert "PID0" in client.get("/api/studies/patterns/export/", {"format": "wide", "identified": "1"}).content.decode()
+    rows = client.get("/api/studies/patterns/responses/", {"identified": "1"}).json()
+    assert {row["platform_participant_id"] for row in rows} == {f"PID{n}" for n in range(len(participants))}
+    codebook = responses_export(study=study, fmt="codebook", identified=True).content
+    assert '"platform_participant_id"' in codebook and '"identified": true' in codebook
+    dashboard = client.get("/studies/patterns/dashboard/").content.decode()
+    assert "format=wide&amp;identified=1" in dashboard
 
 
 def test_wide_columns_follow_the_order_participants_answer_in(study):

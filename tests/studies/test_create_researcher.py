@@ -88,10 +88,11 @@ def test_the_group_holds_exactly_the_derived_permissions_and_is_updated_idempote
     codenames = {codename for _, codename in granted}
     # What a study owner does ...
     assert {"add_study", "change_study", "add_item", "change_condition", "add_stimulusgrid",
-            "add_hypothesis", "view_participant", "view_response", "view_studyexport"} <= codenames
+            "add_hypothesis", "view_participant", "view_response", "view_studyexport", "add_dataset",
+            "add_registeredmodel", "add_stimulusset"} <= codenames
     # ... and what the admin never lets them do, or what would reach other researchers.
     assert not codenames & {"add_participant", "delete_participant", "change_response", "delete_response",
-                            "add_gridcell", "change_dataset", "delete_dataset", "add_analysis",
+                            "add_gridcell", "add_analysis",
                             "change_analysis", "add_user", "change_group"}
     assert all(app in {"studies", "explainers", "stats"} for app, _ in granted)
 

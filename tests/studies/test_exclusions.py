@@ -63,7 +63,7 @@ def test_an_exclusion_from_the_dashboard_flows_into_analysis_exports_and_counts(
     assert exclusions["counts"]["researcher"] == 1 and exclusions["included"] == 5
     listed = {row["researcher_reason"] for row in exclusions["participants"]}
     assert listed == {"The researcher's own test run"}
-    wide = list(csv.DictReader(io.StringIO(responses_export(study=study, fmt="wide").content)))
+    wide = list(csv.DictReader(io.StringIO(responses_export(study=study, fmt="wide", identified=True).content)))
     assert {row["platform_participant_id"]: row["excluded_reason"] for row in wide}["p0"] == (
         "The researcher's own test run")
     dashboard = client.get(f"/studies/{study.slug}/dashboard/").content.decode()

@@ -28,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--resume", action="store_true", help="continue the run stored in --out")
         parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
         parser.add_argument("--register", default="", help="also create the Checkpoint row with this name")
+        parser.add_argument("--ship", default="", metavar="NAME",
+                            help="also copy the weights into explainers/checkpoints/NAME.pt with its recipe and "
+                                 "metrics (NAME.json): how the demo's shipped model is made")
 
     def handle(self, *args, **options):
         from tqdm import tqdm
@@ -59,6 +62,14 @@ class Command(BaseCommand):
             if bar is not None:
                 bar.close()
         summary = {"path": str(loaded.path), "sha256": loaded.sha256, "metrics": loaded.metrics}
+        if options["ship"]:
+            import sys
+
+            from explainers.core.training.shipped import shipped_write
+
+            command = "python manage.py train_model " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else \
+                f"python manage.py train_model --preset {options['preset']} --ship {options['ship']}"
+            summary["shipped"] = str(shipped_write(loaded, options["ship"], command=command))
         if options["register"]:
             summary["checkpoint_id"] = checkpoint_register(path=loaded.path, name=options["register"]).pk
         self.stdout.write(json.dumps(summary, indent=2, default=float))

@@ -23,8 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--include-simulated", action="store_true", help="include simulated participants")
         parser.add_argument("--include-unfinished", action="store_true",
                             help="include participants who did not reach the end of the study")
-        parser.add_argument("--pseudonymised", action="store_true",
-                            help="leave out the platform ids (a file to share; the pseudonyms stay the same)")
+        parser.add_argument("--identified", action="store_true",
+                            help="add the platform ids beside the pseudonyms (the owner's file, not to share)")
 
     def handle(self, *args, **options):
         if options["format"] not in EXPORT_FORMATS:
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             raise CommandError(f"No study with slug {options['study']!r}.")
         content, _, filename = responses_export(
             study=study, fmt=options["format"], include_simulated=options["include_simulated"],
-            include_unfinished=options["include_unfinished"], pseudonymised=options["pseudonymised"],
+            include_unfinished=options["include_unfinished"], identified=options["identified"],
         )
         if options["out"]:
             Path(options["out"]).write_text(content, encoding="utf-8")
