@@ -158,8 +158,9 @@ def chart_from_results(results: dict, *, family: str, title: str = "", fmt: str 
             if summary["n"]:
                 label = results.get("condition_names", {}).get(condition, condition)
                 # A reverse-coded statement is charted reversed: say so where it is read.
-                statement = f'{item["key"]} (reversed: agree = not {item["key"]})' if item.get("reverse_coded") else (
-                    item["key"])
+                # (on three lines: the statement names share the narrow margin left of the condition names).
+                statement = f'{item["key"]}\n(reversed: agree\n= not {item["key"]})' if item.get(
+                    "reverse_coded") else item["key"]
                 bars.append(LikertBar(statement, label, summary["percentages"]))
     if not bars:
         return None

@@ -16,8 +16,8 @@ from .analysis import format_effect, format_p
 ANALYSIS_FORMATS = ("json", "csv", "html")
 
 CSV_COLUMNS = [
-    "item", "family", "group", "reverse_coded", "scoring", "wording", "condition", "n", "median", "q1", "q3", "iqr", "mean",
-    "mean_rank", "pct_disagree", "pct_neutral", "pct_agree", "H", "df", "N", "p", "p_adjusted", "correction",
+    "item", "family", "group", "reverse_coded", "scoring", "wording", "condition", "n", "median", "q1", "q3", "iqr",
+    "mean", "mean_rank", "pct_disagree", "pct_neutral", "pct_agree", "H", "df", "N", "p", "p_adjusted", "correction",
     "family_size", "epsilon_squared", "eta_squared_h", "significant", "status", "message",
     "n_missing", "p_method", "p_asymptotic", "mc_error", "epsilon_squared_low", "epsilon_squared_high",
     "vargha_delaney_a", "cliffs_delta", "hl_shift", "hl_low", "hl_high", "apa",

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 from . import dashboard_selectors, services
 from .designs.registry import design_for
 from .models import Condition, Participant, Study
-from .views import answers_from_post, page_context, complete_context, page_template
+from .views import answers_from_post, complete_context, page_context, page_template
 
 
 def preview_url(study: Study, condition: Condition, page: str = "consent") -> str:

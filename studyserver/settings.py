@@ -211,7 +211,10 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": env_str("API_ANON_RATE", "120/min"), "user": env_str("API_USER_RATE", "2000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_ANON_RATE", "120/min"),
+        "user": env_str("API_USER_RATE", "2000/min"),
+    },
     # Proxies in front of the app that append to X-Forwarded-For (the client address of the throttles).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0) or None,
 }

@@ -99,8 +99,8 @@ def _submissions_of(study: Study, participant_ids: Iterable[int]) -> list[Partic
 
 def _audit(study: Study, actor, what: str, participants: list[Participant], **extra) -> None:
     AuditEntry.objects.create(study=study, actor=actor, action=AuditEntry.Action.PLATFORM_ACTION,
-                              detail={"platform": "prolific", "action": what, "participants": [p.pk for p in participants],
-                                      **extra})
+                              detail={"platform": "prolific", "action": what,
+                                      "participants": [p.pk for p in participants], **extra})
 
 
 def prolific_approve(*, study: Study, participant_ids: Iterable[int], actor=None,

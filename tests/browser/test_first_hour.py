@@ -29,6 +29,12 @@ STATEMENTS = [  # key, text, page, kind, reverse-coded
 ]
 
 
+def _serve_media(page, media_root: Path) -> None:
+    # The live server serves no uploads; the browser gets them straight from MEDIA_ROOT.
+    page.route("**/media/**", lambda route: route.fulfill(
+        path=str(media_root / route.request.url.split("/media/", 1)[1])))
+
+
 def _shot(page, step: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"first_hour_{step}.png"), full_page=True)
 
@@ -96,7 +102,8 @@ def _configure_in_the_admin(page, base: str, images: list[Path]) -> None:
 def _take_part(chromium, base: str, media_root: Path, pid: str, viewport: dict, answers: dict) -> None:
     context = chromium.new_context(viewport=viewport, is_mobile=viewport == PHONE, has_touch=viewport == PHONE)
     page = context.new_page()
-    page.route("**/media/**", lambda route: route.fulfill(path=str(media_root / route.request.url.split("/media/", 1)[1])))
+    page.set_default_timeout(60_000)  # a busy CI machine
+    _serve_media(page, media_root)
     name = "phone" if viewport == PHONE else "laptop"
     page.goto(f"{base}/s/first-hour/?PROLIFIC_PID={pid}&STUDY_ID=st&SESSION_ID=se-{pid}")
     assert "at most 20 minutes" in page.content()
@@ -156,7 +163,8 @@ def test_a_researchers_first_hour(live_server, chromium, settings, tmp_path):
 
     context = chromium.new_context(viewport=LAPTOP, accept_downloads=True)
     page = context.new_page()
-    page.route("**/media/**", lambda route: route.fulfill(path=str(media_root / route.request.url.split("/media/", 1)[1])))
+    page.set_default_timeout(60_000)
+    _serve_media(page, media_root)
     page.goto(f"{base}/admin/login/?next=/admin/")
     page.fill("#id_username", "ada")
     page.fill("#id_password", "a-long-test-password-1")
@@ -222,7 +230,8 @@ def test_a_researchers_first_hour(live_server, chromium, settings, tmp_path):
     with page.expect_download() as download:
         page.click('#links a:has-text("Export: wide CSV with Prolific/MTurk ids")')
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    assert {row["platform_participant_id"] for row in rows} == {"laptop-1", "phone-1", *(f"quick-{n}" for n in range(4))}
+    expected = {"laptop-1", "phone-1", *(f"quick-{n}" for n in range(4))}
+    assert {row["platform_participant_id"] for row in rows} == expected
     header = list(rows[0])
     assert header[header.index("completed_at") + 1:] == ["arms", "colour", "useful", "why"]
     assert re.fullmatch(r"P\d{4}", rows[0]["participant"])

@@ -194,7 +194,8 @@ def test_an_mturk_worker_completes_the_study_in_a_cross_site_iframe_without_cook
         page.frame_locator("#hit").locator("#agree").wait_for()
         hit = page.frames[1]
         # The positive control: this browser really refuses cookies to the framed (third-party) site.
-        assert hit.evaluate("() => { document.cookie = 'probe=1; Secure; SameSite=None'; return document.cookie; }") == ""
+        probe = "() => { document.cookie = 'probe=1; Secure; SameSite=None'; return document.cookie; }"
+        assert hit.evaluate(probe) == ""
         # The worker returns the HIT and accepts it again: same worker, new assignment.
         hit.click("#agree")
         hit.wait_for_url("**/instructions/")

@@ -114,7 +114,8 @@ def test_consent_is_versioned_and_a_launched_studys_consent_is_only_superseded(r
 def test_a_launched_study_refuses_new_items_conditions_rewording_and_a_new_slug(study):
     api = APIClient()
     api.force_authenticate(study.owner)
-    assert api.post("/api/items/", {"study": study.slug, "key": "late", "text": "Late."}, format="json").status_code == 400
+    late = api.post("/api/items/", {"study": study.slug, "key": "late", "text": "Late."}, format="json")
+    assert late.status_code == 400 and "launched study" in str(late.json())
     assert api.post("/api/conditions/", {"study": study.slug, "name": "Late", "slug": "late"},
                     format="json").status_code == 400
     item = study.items.get(key="useful")

@@ -5,7 +5,8 @@ Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient
 alpha_k^c = mean_ij d y^c / d A^k_ij and the map is ReLU(sum_k alpha_k^c A^k), upsampled to the input. It is
 one of the two baselines of the CEM-MAF user study (seeds/cem-maf-contrastive-explanations.txt, section 5).
 Computed with Captum's LayerGradCam; the layer is named in the config or, by default, the last layer (in
-execution order) whose output is still a spatial map - the usual "last convolutional layer".
+execution order) that has weights and outputs a spatial map - the usual "last convolutional layer" (pooling
+after it would make the map coarser, and the weights of a non-global pooling head can cancel out).
 """
 from __future__ import annotations
 
@@ -35,12 +36,16 @@ def named_layer(model: nn.Module, name: str) -> nn.Module:
 
 
 def last_spatial_layer(model: nn.Module, forward, x: Tensor) -> nn.Module:
-    """The leaf module run last whose output is an N×C×H×W map with H×W > 1."""
+    """The leaf module with weights run last whose output is an N×C×H×W map with H×W > 1 (any such leaf
+    when none has weights)."""
     order: list[nn.Module] = []
+    weighted: list[nn.Module] = []
 
     def record(module, _inputs, output):
         if isinstance(output, Tensor) and output.dim() == 4 and output.shape[-1] * output.shape[-2] > 1:
             order.append(module)
+            if any(True for _ in module.parameters(recurse=False)):
+                weighted.append(module)
 
     leaves = [m for m in model.modules() if not list(m.children())]
     handles = [m.register_forward_hook(record) for m in leaves]
@@ -53,7 +58,7 @@ def last_spatial_layer(model: nn.Module, forward, x: Tensor) -> nn.Module:
     if not order:
         raise MethodError("grad_cam: the model has no layer with a spatial output (N×C×H×W); Grad-CAM needs a "
                           "convolutional network")
-    return order[-1]
+    return (weighted or order)[-1]
 
 
 @register_method("grad_cam", requires=("gradients", "layers"))

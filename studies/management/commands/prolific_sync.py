@@ -8,7 +8,8 @@ from studies.prolific.sync import ProlificError, prolific_sync_study
 
 
 class Command(BaseCommand):
-    help = "Read the Prolific submissions of live and paused Prolific studies (or --study SLUG) and update participants."
+    help = ("Read the Prolific submissions of live and paused Prolific studies (or --study SLUG) and update "
+            "their participants.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--study", help="Only this study (slug).")
