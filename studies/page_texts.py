@@ -59,6 +59,11 @@ def page_texts_check(value: Any) -> None:
         raise ValidationError(errors)
 
 
+def page_texts_set(study, condition, key: str) -> bool:
+    """Whether the researcher wrote this text (for the study, or for this condition)."""
+    return key in (study.page_texts or {}) or (condition is not None and key in (condition.page_texts or {}))
+
+
 def page_texts_for(study, condition=None) -> dict[str, str]:
     """Every text of the participant pages for a study (and condition, once the participant has one)."""
     texts = {key: default for key, (_, default) in PAGE_TEXTS.items()}

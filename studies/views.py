@@ -22,7 +22,7 @@ from .designs.registry import design_for
 from .forgery import PARTICIPANT_SIGNER_SALT as _SIGNER_SALT
 from .forgery import participant_forgery_protected
 from .models import FREE_TEXT_MAX_LENGTH, Participant, Study
-from .page_texts import page_texts_for
+from .page_texts import page_texts_for, page_texts_set
 
 _COOKIE_MAX_AGE = 14 * 24 * 3600
 #: How long the completion page shows the code before it sends a Prolific participant back to Prolific.
@@ -210,7 +210,10 @@ def complete_context(participant: Participant, *, code: str, refused: bool = Fal
     study = participant.study
     context: dict[str, Any] = {"study": study, "participant": participant, "code": code, "refused": refused,
                                "progress": 100, "texts": page_texts_for(study, participant.condition),
-                               "redirect_seconds": PROLIFIC_REDIRECT_SECONDS}
+                               "redirect_seconds": PROLIFIC_REDIRECT_SECONDS,
+                               # The default message suits a plain link only; a researcher's own is shown everywhere.
+                               "own_completion_message": page_texts_set(study, participant.condition,
+                                                                        "completion_message")}
     if study.platform == Study.Platform.PROLIFIC:
         # A page with the code that then sends the participant on, rather than an HTTP redirect: when the
         # redirect fails (a blocked script, a lost connection) the code is still on the screen to copy.

@@ -9,7 +9,6 @@ registered models of kind ``invertible`` through ``model_register_checkpoint``.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Sequence

@@ -233,7 +233,7 @@ def grid_pregenerate(grid_id: int, *, progress: GridProgress | None = None, devi
     from explainers.core.stimuli.manifest import write_grid_files
 
     with transaction.atomic():
-        grid = StimulusGrid.objects.select_for_update().select_related("checkpoint").get(pk=grid_id)
+        grid = StimulusGrid.objects.select_for_update(of=("self",)).select_related("checkpoint").get(pk=grid_id)
         if grid.is_ready:
             return grid
         grid.status, grid.progress, grid.error = StimulusGrid.Status.RUNNING, 0, ""

@@ -205,7 +205,9 @@ def analyze_long(data: LongData, plan: Mapping[str, Any], *, sensitivity: bool =
             "included": len(included),
             "included_real": sum(1 for participant in included if not participant["is_simulated"]),
             "excluded": len(excluded),
-            "counts": {reason: counts.get(reason, 0) for reason in EXCLUSION_REASONS},
+            # The researcher's exclusions are listed once there are any (most studies have none).
+            "counts": {reason: counts.get(reason, 0) for reason in EXCLUSION_REASONS
+                       if reason != "researcher" or counts.get(reason)},
             "participants": excluded,
         },
         "families": results["families"],

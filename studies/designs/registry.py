@@ -75,6 +75,11 @@ class StudyDesign:
         of studies.simulation, which walks the shared question pages."""
         return None
 
+    def simulation_policy(self, *, study: "Study", raw: Any, source: str) -> Any | None:
+        """The response policy of the JSON ``raw`` read from ``source`` (``simulate_participants --policy``);
+        raises studies.simulation.PolicyError naming ``source``. None: the shared question pages' policy format."""
+        return None
+
     def copy_configuration(self, *, source: "Study", copy: "Study") -> None:
         """Copy the design's own configuration of ``source`` to its new draft duplicate ``copy`` (conditions and
         items are already copied); the shared question pages need nothing more."""

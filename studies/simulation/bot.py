@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, ClassVar, Protocol
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from .errors import BotStuck
@@ -57,6 +57,14 @@ class BotOutcome:
         return self.status in ("completed", "failed_attention")
 
 
+@dataclass
+class PagePost:
+    """What a bot submits on one page, besides the CSRF token."""
+
+    data: dict[str, str]
+    sent: dict[str, str] = field(default_factory=dict)  # recorded in BotOutcome.sent once the server accepts it
+
+
 def item_field(item_key: str) -> str:
     """The form field of an item on the participant pages."""
     from studies.views import ITEM_FIELD_PREFIX
@@ -75,8 +83,13 @@ class Registry(Protocol):
 class Bot:
     """One simulated participant: a loop of GET page, check the form, POST the answers, follow the redirect.
 
-    `before_submit(page)`, when given, runs before each page's POST (tests inject faults there).
+    `before_submit(page)`, when given, runs before each page's POST (tests inject faults there). A study
+    design's bot overrides `page_post` for the pages it renders itself; consent, the redirects, the checks of
+    every post and the completion stay here.
     """
+
+    #: Pages that legitimately answer a post with themselves again (one item or trial per view).
+    repeating_pages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, plan: BotPlan, spec: StudySpec, policy: ResponsePolicy, transport: Transport,
                  registry: Registry, completion_base_url: str,
@@ -89,6 +102,8 @@ class Bot:
         self.outcome = BotOutcome(index=plan.index, external_id=plan.external_id)
         self.token = ""
         self.history: list[str] = []
+        self._condition = ""
+        self._after_consent: list[str] = []
 
     # The number of requests a participant needs is small and fixed; far more means a loop.
     @property
@@ -183,8 +198,6 @@ class Bot:
         self._walk(result)
 
     def _walk(self, result: HttpResult) -> None:
-        condition = ""
-        after_consent: list[str] = []
         while True:
             if result.location and not self._is_internal(result.location):
                 self._finish_external(result)
@@ -199,38 +212,52 @@ class Bot:
             csrf = form.hidden("csrfmiddlewaretoken")
             if not csrf:
                 raise BotStuck(f"page {name!r}: the form has no csrfmiddlewaretoken field")
-            data = {"csrfmiddlewaretoken": csrf}
-            answers: dict[str, str] = {}
             if name == "consent":
                 self._require_button(name, form, "consent", "yes")
-                data["consent"] = "yes"
+                post = PagePost({"consent": "yes"})
             else:
-                if not condition:
-                    condition = self.registry.condition_of(self.token)
-                    self.outcome.condition = condition
-                    after_consent = self._pages_after_consent(condition)
-                if self._abandons_on(name, after_consent):
+                post = self.page_post(name, page, form)
+                if post is None:
                     self.outcome.status = "abandoned"
                     self.outcome.abandoned_on = name
                     return
-                self._require_button(name, form, "action", "next")
-                data["action"] = "next"
-                answers = self._answers(name, condition, form)
-                data.update({item_field(key): value for key, value in answers.items()})
-                if form.min_seconds > 0:
-                    # The server enforces a minimum viewing time; simulate it rather than wait it out.
-                    self.registry.backdate_page_visit(self.token, name, form.min_seconds + self.rng.uniform(1, 20))
             if self.before_submit is not None:
                 self.before_submit(name)
+            data = {"csrfmiddlewaretoken": csrf, **post.data}
             posted = self._request("POST", result.url, data=data, referer=result.url)
             if posted.status not in REDIRECT_STATUSES:
                 detail = "; ".join(page_parse(posted.text).messages) if posted.text else ""
                 raise BotStuck(f"submitting page {name!r} was refused with HTTP {posted.status}"
                                + (f": {detail}" if detail else ""))
-            if self._is_internal(posted.location) and participant_page_name(urljoin(posted.url, posted.location)) == name:
+            if name not in self.repeating_pages and self._is_internal(posted.location) \
+                    and participant_page_name(urljoin(posted.url, posted.location)) == name:
                 raise BotStuck(f"submitting page {name!r} did not move on (redirected back to it)")
-            self.outcome.sent.update(answers)
+            self.outcome.sent.update(post.sent)
             result = self._follow(posted, context=f"after page {name!r}")
+
+    def page_post(self, name: str, page: ParsedPage, form: PageForm) -> PagePost | None:
+        """What to submit on page `name` after consent; None: the participant abandons the study here.
+
+        This bot answers the shared question pages; a study design's bot overrides this for its own pages.
+        """
+        if not self._condition:
+            self._condition = self.outcome.condition = self.registry.condition_of(self.token)
+            self._after_consent = self._pages_after_consent(self._condition)
+        if self._abandons_on(name, self._after_consent):
+            return None
+        post = self.next_post(name, form)
+        answers = self._answers(name, self._condition, form)
+        post.data.update({item_field(key): value for key, value in answers.items()})
+        post.sent.update(answers)
+        return post
+
+    def next_post(self, name: str, form: PageForm) -> PagePost:
+        """The "next" button of a page, its minimum viewing time (if it announces one) simulated."""
+        self._require_button(name, form, "action", "next")
+        if form.min_seconds > 0:
+            # The server enforces a minimum viewing time; simulate it rather than wait it out.
+            self.registry.backdate_page_visit(self.token, name, form.min_seconds + self.rng.uniform(1, 20))
+        return PagePost({"action": "next"})
 
     def _pages_after_consent(self, condition: str) -> list[str]:
         pages = ["instructions"]

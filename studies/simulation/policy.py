@@ -146,18 +146,23 @@ def policy_parse(raw: Any, spec: StudySpec, *, source: str = "policy") -> Policy
     return parsed
 
 
-def policy_load(path: str | Path, spec: StudySpec) -> Policy:
-    """The default policy overridden by a JSON file (see policy_parse for the format)."""
+def policy_file_read(path: str | Path) -> Any:
+    """The JSON of a policy file; PolicyError when it cannot be read or is not JSON."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise PolicyError(f"Cannot read the policy file {str(path)!r}: {error.strerror or error}.") from None
     try:
-        raw = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise PolicyError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}).") \
             from None
+
+
+def policy_load(path: str | Path, spec: StudySpec) -> Policy:
+    """The default policy overridden by a JSON file (see policy_parse for the format)."""
+    raw = policy_file_read(path)
     return policy_merge(policy_default(spec), policy_parse(raw, spec, source=str(path)))
 
 

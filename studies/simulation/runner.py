@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .bot import SIMULATED_ID_PREFIX, Bot, BotOutcome, BotPlan
-from .policy import ResponsePolicy, policy_default
+from .policy import ResponsePolicy, policy_default, policy_file_read, policy_merge, policy_parse
 from .registry import ParticipantRegistry
 from .spec import study_spec_from
 from .transports import ClientTransport, RequestsTransport
@@ -146,13 +146,17 @@ def simulation_run(
     concurrency: int = 1,
     progress: Callable[[BotOutcome], None] | None = None,
 ) -> SimulationReport:
-    """Run n simulated participants through `study` (in-process, or against `base_url`) and report."""
+    """Run n simulated participants through `study` (in-process, or against `base_url`) and report.
+
+    The study's design supplies the bot and its default policy (StudyDesign.simulation_bot); without one the
+    bot walks the shared question pages and answers with the seed study's reported shares.
+    """
     from django.conf import settings
+
+    from studies.designs.registry import design_for
 
     simulation_validate(n=n, abandon_share=abandon_share, attention_fail_share=attention_fail_share,
                         concurrency=concurrency)
-    from studies.designs.registry import design_for
-
     spec = study_spec_from(study)
     bot_class, design_policy = design_for(study).simulation_bot(study=study) or (Bot, None)
     policy = policy if policy is not None else (design_policy or ResponsePolicy(policy_default(spec)))
@@ -162,7 +166,20 @@ def simulation_run(
     def make_bot(plan: BotPlan) -> Bot:
         transport = RequestsTransport(base_url) if base_url else ClientTransport()
         return bot_class(plan=plan, spec=spec, policy=policy, transport=transport, registry=registry,
-                   completion_base_url=settings.PROLIFIC_COMPLETION_BASE_URL)
+                         completion_base_url=settings.PROLIFIC_COMPLETION_BASE_URL)
 
     outcomes, elapsed = bots_run(plans, make_bot, concurrency=concurrency, progress=progress)
     return SimulationReport(outcomes=outcomes, elapsed_s=elapsed)
+
+
+def simulation_policy_load(*, study, path: str):
+    """The response policy of a JSON file for `study`: in its design's format (StudyDesign.simulation_policy),
+    else the shared one (policy_parse) over the default. Raises PolicyError naming the file."""
+    from studies.designs.registry import design_for
+
+    raw = policy_file_read(path)
+    policy = design_for(study).simulation_policy(study=study, raw=raw, source=str(path))
+    if policy is not None:
+        return policy
+    spec = study_spec_from(study)
+    return ResponsePolicy(policy_merge(policy_default(spec), policy_parse(raw, spec, source=str(path))))

@@ -1,7 +1,6 @@
 """Researchers' own datasets, classifiers and stimulus sets: services, API, admin, commands, safety."""
 from __future__ import annotations
 
-import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -257,3 +256,20 @@ def test_the_admin_add_form_shows_a_refused_upload(admin_client, tmp_path):
         "name": "good", "kind": "image_folder", "seed": 0, "upload": good, "val_fraction": 0.1,
         "test_fraction": 0.2, "size": 16})
     assert response.status_code == 302 and Dataset.objects.get().name == "good"
+
+
+def test_the_admin_registers_models_and_refuses_a_mismatch_on_the_form(admin_client, dataset, files, tmp_path):
+    bad = SimpleUploadedFile("three.ts", wrong_class_count_model(tmp_path / "three.ts").read_bytes())
+    response = admin_client.post("/admin/explainers/registeredmodel/add/", {
+        "name": "bad", "dataset": dataset.pk, "kind": "differentiable", "upload": bad, "mean": "0.5", "std": "0.5"})
+    assert response.status_code == 200 and "returns 3 logits" in response.content.decode()
+    assert not RegisteredModel.objects.exists()
+    good = SimpleUploadedFile("m.pt2", files["export"].read_bytes())
+    response = admin_client.post("/admin/explainers/registeredmodel/add/", {
+        "name": "cnn", "dataset": dataset.pk, "kind": "differentiable", "upload": good, "mean": "0.5", "std": "0.5"})
+    assert response.status_code == 302 and RegisteredModel.objects.get().accuracy is not None
+    response = admin_client.post("/admin/explainers/stimulusset/add/", {
+        "name": "cam", "model": RegisteredModel.objects.get().pk, "method": "counterfactual_interpolation",
+        "parameters": "{}", "seed": 0, "split": "test", "count": 3})
+    assert response.status_code == 200 and "cannot fill a per-image stimulus set" in response.content.decode()
+    assert not StimulusGrid.objects.exists()

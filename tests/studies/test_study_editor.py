@@ -214,3 +214,14 @@ def test_launch_problems_are_shown_on_the_dashboard_and_nothing_changes(client, 
     assert "Not launched: Prolific studies need a completion code." in page
     study.refresh_from_db()
     assert study.status == Study.Status.DRAFT
+
+
+def test_a_completion_message_of_ones_own_is_shown_on_every_platform(client, researcher):
+    study = make_study(owner=researcher, slug="thanks", page_texts={"completion_message": "Thanks, see you soon."})
+    client.force_login(researcher)
+    page = client.get(f"/studies/{study.slug}/preview/c0/complete/").content.decode()
+    assert "Thanks, see you soon." in page and "DONE123" in page
+    study.page_texts = {}
+    study.save()
+    default = client.get(f"/studies/{study.slug}/preview/c0/complete/").content.decode()
+    assert "You can close this window now" not in default  # the plain-link default does not suit Prolific

@@ -12,6 +12,8 @@ import functools
 
 import numpy as np
 
+from .image_folder import stratified_split
+
 CLASS_NAMES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "val", "test")
 #: Fractions of each class in the validation and test splits (the rest is training data).
@@ -45,16 +47,7 @@ def upsample(images: np.ndarray, size: int) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _split_indices(seed: int) -> dict[str, np.ndarray]:
     _, labels = _raw()
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
-    for label in range(10):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_test = int(round(TEST_FRACTION * len(members)))
-        n_val = int(round(VAL_FRACTION * len(members)))
-        parts["test"].append(members[:n_test])
-        parts["val"].append(members[n_test:n_test + n_val])
-        parts["train"].append(members[n_test + n_val:])
-    return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+    return stratified_split(labels, seed, val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION)
 
 
 def load(split: str = "train", size: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

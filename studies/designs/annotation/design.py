@@ -56,6 +56,16 @@ class AnnotationDesign(StudyDesign):
 
         return {"design_template": "annotation/analysis_section.html", "annotation_rows": table5_rows(results)}
 
+    def simulation_bot(self, *, study: Study) -> tuple[type, Any]:
+        from .simulation import AnnotationBot, AnnotationPolicy
+
+        return AnnotationBot, AnnotationPolicy()
+
+    def simulation_policy(self, *, study: Study, raw: Any, source: str) -> Any:
+        from .simulation import AnnotationPolicy
+
+        return AnnotationPolicy.from_json(raw, source=source)
+
     def analysis_csv_rows(self, *, results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         from .analysis import TABLE5_COLUMNS, table5_rows
 

@@ -60,6 +60,11 @@ class TrialsDesign(StudyDesign):
 
         return TrialsBot, policy_for(study)
 
+    def simulation_policy(self, *, study: Study, raw: Any, source: str) -> Any:
+        from .simulation import policy_from_json
+
+        return policy_from_json(study, raw, source=source)
+
     def analysis_csv_rows(self, *, results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         from .analysis import trials_csv_rows
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from typing import Any
 
-from studies.simulation import Bot, BotStuck, ResponsePolicy
-from studies.simulation.pages import PageForm, participant_page_name
-from studies.simulation.transports import REDIRECT_STATUSES
+from studies.simulation import Bot, BotStuck, PolicyError, ResponsePolicy
+from studies.simulation.bot import PagePost
+from studies.simulation.pages import PageForm, ParsedPage
 
 from .models import Trial, TrialMethod, TrialRating, TrialSetup
+from .services import INSTRUCTIONS_PAGE, TRIALS_PAGE
 
 
 def _peaked(points: int, mean: float) -> tuple[float, ...]:
@@ -51,48 +53,45 @@ def policy_for(study, means: Mapping[str, float] | None = None) -> MethodRatingP
                               means=means)
 
 
+def policy_from_json(study, raw: Any, *, source: str) -> MethodRatingPolicy:
+    """The policy of a JSON object {"means": {"<method key>": mean rating, or {"first"/"second": mean}}}."""
+    if not isinstance(raw, dict) or set(raw) != {"means"} or not isinstance(raw["means"], dict):
+        raise PolicyError(f'{source}: expected a JSON object {{"means": {{"<method key>": mean rating}}}}.')
+    policy = policy_for(study)
+    methods = set(TrialMethod.objects.filter(study=study).values_list("key", flat=True))
+    for method, mean in raw["means"].items():
+        if method not in methods:
+            raise PolicyError(f"{source}: unknown method {method!r}; the study has {', '.join(sorted(methods))}.")
+        per_question = mean if isinstance(mean, dict) else {question: mean for question in policy.points}
+        for question, value in per_question.items():
+            points = policy.points.get(question)
+            if points is None:
+                raise PolicyError(f"{source}: {method}: unknown question {question!r} (first or second).")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= points:
+                raise PolicyError(f"{source}: {method}/{question}: the mean must lie between 1 and {points}, "
+                                  f"not {value!r}.")
+    policy.means = dict(raw["means"])
+    return policy
+
+
 class TrialsBot(Bot):
     """One simulated participant of a trials study (see the module docstring)."""
 
     policy: MethodRatingPolicy
+    repeating_pages = (TRIALS_PAGE,)
 
     @property
     def request_budget(self) -> int:
         return 16 + 4 * 200  # consent and instructions, then two posts and two page views per trial
 
-    def _walk(self, result) -> None:
-        while True:
-            if result.location and not self._is_internal(result.location):
-                self._finish_external(result)
-                return
-            name, page = self._expect_page(result, context="page view")
-            if name == "complete":
-                self._finish_page(page)
-                return
-            form = page.post_form()
-            if form is None or not form.hidden("csrfmiddlewaretoken"):
-                raise BotStuck(f"page {name!r} offers no form with a CSRF token ({page.heading!r})")
-            data = {"csrfmiddlewaretoken": form.hidden("csrfmiddlewaretoken")}
-            if name == "consent":
-                self._require_button(name, form, "consent", "yes")
-                data["consent"] = "yes"
-            elif name == "instructions":
-                self._require_button(name, form, "action", "next")
-                data["action"] = "next"
-                if form.min_seconds > 0:
-                    self.registry.backdate_page_visit(self.token, name, form.min_seconds + self.rng.uniform(1, 20))
-            elif name == "trials":
-                data.update(self._trial_answers(form))
-            else:
-                raise BotStuck(f"unexpected page {name!r} in a trials study")
-            posted = self._request("POST", result.url, data=data, referer=result.url)
-            if posted.status not in REDIRECT_STATUSES:
-                raise BotStuck(f"submitting page {name!r} was refused with HTTP {posted.status}")
-            if name != "trials" and participant_page_name(posted.location or "") == name:
-                raise BotStuck(f"submitting page {name!r} did not move on (redirected back to it)")
-            result = self._follow(posted, context=f"after page {name!r}")
+    def page_post(self, name: str, page: ParsedPage, form: PageForm) -> PagePost:
+        if name == INSTRUCTIONS_PAGE:
+            return self.next_post(name, form)
+        if name == TRIALS_PAGE:
+            return self._trial_post(form)
+        raise BotStuck(f"unexpected page {name!r} in a trials study")
 
-    def _trial_answers(self, form: PageForm) -> dict[str, str]:
+    def _trial_post(self, form: PageForm) -> PagePost:
         position = form.hidden("trial")
         if not position:
             raise BotStuck("the trial page has no hidden trial field")
@@ -100,8 +99,8 @@ class TrialsBot(Bot):
                  .filter(participant__token=self.token, position=position).first())
         if trial is None:
             raise BotStuck(f"the trial page shows trial {position}, which is not in the stored list")
-        self._require_button("trials", form, "action", "next")
-        data = {"trial": position, "action": "next"}
+        self._require_button(TRIALS_PAGE, form, "action", "next")
+        post = PagePost({"trial": position, "action": "next"})
         # Explanation 2 is on the page once Explanation 1 is rated: then only its rating is sent.
         methods: dict[str, TrialMethod] = {TrialRating.SECOND: trial.second_method} \
             if TrialRating.SECOND in form.fields else {TrialRating.FIRST: trial.first_method}
@@ -110,6 +109,6 @@ class TrialsBot(Bot):
             value = self.policy.rating(method=method.key, question=question, rng=self.rng)
             if field is None or field.kind != "radio" or value not in field.values:
                 raise BotStuck(f"trial {position}: the form does not offer {question}={value}")
-            data[question] = value
-            self.outcome.sent[f"{position}:{question}"] = value
-        return data
+            post.data[question] = value
+            post.sent[f"{position}:{question}"] = value
+        return post

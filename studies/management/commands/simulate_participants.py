@@ -9,8 +9,8 @@ from studies.models import Study
 
 class Command(BaseCommand):
     help = (
-        "Drive N simulated participants through the study's participant pages over HTTP (in-process, or "
-        "against a running server with --base-url that uses the same database). They are flagged "
+        "Drive N simulated participants through the study's participant pages over HTTP, whatever its design "
+        "(in-process, or against a running server with --base-url that uses the same database). They are flagged "
         "is_simulated and never counted in real analyses. Exits non-zero when any bot gets stuck."
     )
 
@@ -20,9 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default=None,
                             help="URL of a running server, e.g. http://127.0.0.1:8000 (default: in-process)")
         parser.add_argument("--policy", default=None,
-                            help='JSON file {"<condition>": {"<item>": [weight per scale point]}} overriding '
-                                 "the default policy (the seed study's reported answer shares); \"*\" = all "
-                                 "conditions")
+                            help='JSON file overriding the default answers. Question pages: {"<condition>": '
+                                 '{"<item>": [weight per scale point]}} over the seed study\'s reported answer '
+                                 'shares ("*" = all conditions); annotation: {"accuracy": {"<subcategory>": share '
+                                 'correct}, "otherwise": share}; trials: {"means": {"<method>": mean rating}}')
         parser.add_argument("--abandon-share", type=float, default=0.0,
                             help="share of participants who stop midway and stay active (default 0)")
         parser.add_argument("--attention-fail-share", type=float, default=0.0,
@@ -43,9 +44,8 @@ class Command(BaseCommand):
                 attention_fail_share=options["attention_fail_share"], concurrency=options["concurrency"])
         except ValueError as error:
             raise CommandError(str(error)) from None
-        spec = simulation.study_spec_from(study)
         try:
-            policy = (simulation.ResponsePolicy(simulation.policy_load(options["policy"], spec))
+            policy = (simulation.simulation_policy_load(study=study, path=options["policy"])
                       if options["policy"] else None)
         except simulation.PolicyError as error:
             raise CommandError(str(error)) from None

@@ -1,11 +1,14 @@
 """Simulated participants of a trials study: through the real pages, flagged, following the per-method policy."""
 from __future__ import annotations
 
+import io
+import json
 import random
 from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from studies.designs.trials.models import Trial
 from studies.designs.trials.simulation import MethodRatingPolicy, policy_for
@@ -46,3 +49,20 @@ def test_the_simulate_command_uses_the_design_bot(researcher, settings, capsys):
     study = make_trials_study(owner=researcher)
     call_command("simulate_participants", study.slug, "--n", "2")
     assert Participant.objects.filter(is_simulated=True, status=Participant.Status.COMPLETED).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_simulate_command_reads_a_trials_policy_file(researcher, settings, tmp_path):
+    settings.PROLIFIC_COMPLETION_BASE_URL = "https://app.prolific.com/submissions/complete"
+    study = make_trials_study(owner=researcher)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"means": {"unknown-method": 3.0}}))
+    with pytest.raises(CommandError, match="unknown method 'unknown-method'"):
+        call_command("simulate_participants", study.slug, "--n", "1", "--policy", str(policy))
+    assert not Participant.objects.filter(study=study).exists()
+    policy.write_text(json.dumps({"means": {"cem": 5.0, "gradcam": 1.0}}))
+    call_command("simulate_participants", study.slug, "--n", "1", "--policy", str(policy), stdout=io.StringIO())
+    answered = Trial.objects.filter(participant__is_simulated=True, second_rating__isnull=False)
+    cem = [t.first_rating for t in answered.filter(first_method__key="cem")]
+    gradcam = [t.first_rating for t in answered.filter(first_method__key="gradcam")]
+    assert cem and gradcam and sum(cem) / len(cem) > sum(gradcam) / len(gradcam)
