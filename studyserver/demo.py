@@ -18,7 +18,6 @@ from typing import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from studies.study_templates import StudyTemplate, StudyTemplateError, seed_template, study_from_template, template_load
 
@@ -176,6 +175,7 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
     from django.core.management import call_command
 
     from explainers.services.checkpoints import checkpoint_register
+    from studies.designs.common.demo import demo_study_discard
     from studies.models import Study
 
     try:
@@ -207,14 +207,9 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
         from studies.designs.trials.demo import trials_demo_study
 
         say("[3/5] stimuli and study: the trials' explanation images and the counterbalanced trials study")
-        try:
-            study, study_reused = trials_demo_study(template, owner=owner, loaded=loaded, say=say)
-        except StudyTemplateError as exc:
-            raise DemoError(f"The trials study could not be built: {exc}") from exc
-        reused += ["study"] if study_reused else []
-        say(f"  study {study.slug!r} " + ("exists" if study_reused else "created and launched"))
-        say("[5/5] ready")
-        return _demo_result(study, owner, password, metrics, reused)
+        return _design_demo_ready(lambda: trials_demo_study(template, owner=owner, loaded=loaded, say=say),
+                                  label="trials", owner=owner, password=password, metrics=metrics, reused=reused,
+                                  say=say)
 
     if design == "annotation":
         return _annotation_demo(template, owner=owner, password=password, checkpoint=checkpoint, preset=preset,
@@ -236,15 +231,10 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
         say(f"  study {study.slug!r} exists ({study.status})")
     else:
         if study is not None:
-            if study.participants.filter(is_simulated=False).exists():
-                raise DemoError(
-                    f"Study {study.slug!r} already has real participants but uses other stimuli. Rename or "
-                    "delete it in the admin before rebuilding the demo."
-                )
-            say(f"  replacing study {study.slug!r}: its grids are from another checkpoint")
-            with transaction.atomic():
-                study.participants.all().delete()
-                study.delete()
+            try:
+                demo_study_discard(study, differs="shows the grids of another checkpoint", say=say)
+            except StudyTemplateError as exc:
+                raise DemoError(str(exc)) from exc
         try:
             study = study_from_template(template, owner=owner, grids=grids, launch=True)
         except StudyTemplateError as exc:
@@ -274,11 +264,19 @@ def _annotation_demo(template: StudyTemplate, *, owner, password: str, checkpoin
         say(f"  {label} model: grid #{grid.pk} ready" + (" (cached)" if grid_reused else ""))
         grids.append(grid)
     say("[4/5] study: relative order, what is changing, bias detection")
+    return _design_demo_ready(lambda: annotation_demo_study(template, owner=owner, biased_grid=grids[0],
+                                                            unbiased_grid=grids[1]),
+                              label="annotation", owner=owner, password=password, metrics=metrics, reused=reused,
+                              say=say)
+
+
+def _design_demo_ready(build: Callable[[], tuple], *, label: str, owner, password: str, metrics: dict,
+                       reused: list[str], say: Say) -> DemoResult:
+    """Build (or reuse) a design's demo study with ``build``, which returns (study, reused), and report it."""
     try:
-        study, study_reused = annotation_demo_study(template, owner=owner, biased_grid=grids[0],
-                                                    unbiased_grid=grids[1])
+        study, study_reused = build()
     except StudyTemplateError as exc:
-        raise DemoError(f"The annotation study could not be built: {exc}") from exc
+        raise DemoError(f"The {label} study could not be built: {exc}") from exc
     reused += ["study"] if study_reused else []
     say(f"  study {study.slug!r} " + ("exists" if study_reused else "created and launched"))
     say("[5/5] ready")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from explainers.models import GridCell
-from studies import selectors
+from studies.designs.common.admin import OwnedByStudyAdmin, ParticipantEvidenceAdmin
 from studies.models import Study
 
 from .models import (
@@ -21,33 +21,18 @@ from .models import (
 )
 
 
-class _OwnedByStudyAdmin(admin.ModelAdmin):
-    """Scope the list to the researcher's studies; ``study_path`` is the lookup from the model to its study."""
-
-    study_path = "study"
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(**{f"{self.study_path}__owner": request.user})
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        own = selectors.study_list_for_user(user=request.user).filter(design=Study.Design.ANNOTATION)
-        if db_field.name == "study":
-            kwargs["queryset"] = own
-        elif db_field.name == "task":
-            kwargs["queryset"] = AnnotationTask.objects.filter(study__in=own)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+class _AnnotationAdmin(OwnedByStudyAdmin):
+    design = Study.Design.ANNOTATION
+    own_foreign_keys = ("task",)
 
 
 @admin.register(AnnotationSettings)
-class AnnotationSettingsAdmin(_OwnedByStudyAdmin):
+class AnnotationSettingsAdmin(_AnnotationAdmin):
     list_display = ["study", "votes_per_item", "items_per_participant", "planned_participants"]
 
 
 @admin.register(AnnotationTask)
-class AnnotationTaskAdmin(_OwnedByStudyAdmin):
+class AnnotationTaskAdmin(_AnnotationAdmin):
     list_display = ["key", "title", "study", "answer_kind", "measures_accuracy", "order"]
     list_filter = ["answer_kind"]
     search_fields = ["key", "title", "question"]
@@ -66,7 +51,7 @@ class AnnotationImageInline(admin.TabularInline):
 
 
 @admin.register(AnnotationItem)
-class AnnotationItemAdmin(_OwnedByStudyAdmin):
+class AnnotationItemAdmin(_AnnotationAdmin):
     study_path = "task__study"
     list_display = ["key", "task", "subcategory", "ground_truth", "is_attention", "order"]
     list_filter = ["is_attention", "subcategory"]
@@ -74,25 +59,12 @@ class AnnotationItemAdmin(_OwnedByStudyAdmin):
     inlines = [AnnotationImageInline]
 
 
-class _ReadOnlyAdmin(_OwnedByStudyAdmin):
-    study_path = "participant__study"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AnnotationAllocation)
-class AnnotationAllocationAdmin(_ReadOnlyAdmin):
+class AnnotationAllocationAdmin(ParticipantEvidenceAdmin, _AnnotationAdmin):
     list_display = ["participant", "item", "position", "placement", "shown_at", "released_at"]
     list_filter = ["released_at"]
 
 
 @admin.register(AnnotationVote)
-class AnnotationVoteAdmin(_ReadOnlyAdmin):
+class AnnotationVoteAdmin(ParticipantEvidenceAdmin, _AnnotationAdmin):
     list_display = ["participant", "item", "choice", "placement", "seconds", "created_at"]

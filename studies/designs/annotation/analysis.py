@@ -7,35 +7,16 @@ count (completed, passed the attention items, real unless simulated ones are ask
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 from stats.analysis.agreement import ItemVotes, agreement_summary
 from stats.analysis.cleaning import AnalysisInputError
+from studies.designs.common.analysis import data_hash, participants_included
 from studies.models import Participant, Study
 
 from .models import AnnotationItem, AnnotationTask, AnnotationVote
 from .services import annotation_settings_for
-
-EXCLUSION_REASONS = {
-    "simulated": "simulated participant (use include_simulated to analyse them)",
-    "incomplete": "did not complete the study",
-    "failed_attention": "answered an attention item wrongly",
-}
-
-
-def _exclusion_reasons(participant: dict[str, Any], *, include_simulated: bool) -> list[str]:
-    reasons = []
-    if participant["is_simulated"] and not include_simulated:
-        reasons.append("simulated")
-    if participant["status"] == Participant.Status.FAILED_ATTENTION or participant["attention_failed"]:
-        reasons.append("failed_attention")
-    elif participant["status"] != Participant.Status.COMPLETED:
-        reasons.append("incomplete")
-    return reasons
-
 
 def _item_votes(task: AnnotationTask, item: AnnotationItem, votes: list[str]) -> ItemVotes:
     choices = tuple(item.choice_keys())
@@ -54,17 +35,8 @@ def annotation_analyse(*, study: Study, include_simulated: bool = False) -> dict
         raise AnalysisInputError(f"Study {study.slug!r} has no annotation tasks to analyse.")
     participants = list(Participant.objects.filter(study=study).exclude(status=Participant.Status.DECLINED)
                         .values("pk", "status", "is_simulated", "attention_failed"))
-    included, excluded, reason_counts = set(), [], Counter()
-    for participant in participants:
-        reasons = _exclusion_reasons(participant, include_simulated=include_simulated)
-        if reasons:
-            reason_counts.update(reasons)
-            excluded.append({"participant": participant["pk"], "reasons": reasons})
-        else:
-            included.add(participant["pk"])
-    if not included:
-        summary = ", ".join(f"{reason}: {count}" for reason, count in reason_counts.items()) or "nobody took part"
-        raise AnalysisInputError(f"No participants left to analyse in {study.slug!r} ({summary}).")
+    included, exclusions = participants_included(participants, study=study, include_simulated=include_simulated,
+                                                 attention=True)
 
     votes: dict[int, list[str]] = defaultdict(list)
     rows = []
@@ -95,23 +67,14 @@ def annotation_analyse(*, study: Study, include_simulated: bool = False) -> dict
                 for name in subcategories
             ],
         })
-    data_hash = hashlib.sha256(json.dumps(
-        {"k": k, "items": sorted([item.pk, item.task.key, item.key, item.ground_truth] for item in items),
-         "votes": sorted(rows)}, separators=(",", ":")).encode("ascii")).hexdigest()
+    hashed = {"k": k, "items": sorted([item.pk, item.task.key, item.key, item.ground_truth] for item in items),
+              "votes": sorted(rows)}
     return {
         "design": Study.Design.ANNOTATION.value,
-        "data_hash": data_hash,
+        "data_hash": data_hash(hashed),
         "votes_per_item": k,
         "participants_included": len(included),
-        "exclusions": {
-            "rules": {"simulated": not include_simulated, "incomplete": True, "failed_attention": True},
-            "reasons": EXCLUSION_REASONS,
-            "total_participants": len(participants),
-            "included": len(included),
-            "excluded": len(excluded),
-            "counts": {reason: reason_counts.get(reason, 0) for reason in EXCLUSION_REASONS},
-            "participants": excluded,
-        },
+        "exclusions": exclusions,
         "tasks": task_results,
         "problems": [
             f"Task {task['key']!r}: {task['overall']['items_missing_votes']} of {task['overall']['items']} items "

@@ -22,6 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from studies.designs.common.demo import demo_study_discard
 from studies.services import study_launch
 from studies.study_templates import StudyTemplate, StudyTemplateError, study_from_template
 from studies.study_templates.schema import validation_message
@@ -118,10 +119,5 @@ def annotation_demo_study(template: StudyTemplate, *, owner, biased_grid, unbias
                     .values_list("grid_id", flat=True))
         if grids == {biased_grid.pk, unbiased_grid.pk}:
             return study, True
-        if study.participants.filter(is_simulated=False).exists():
-            raise StudyTemplateError(f"Study {study.slug!r} already has real participants but uses other "
-                                     "stimuli. Rename or delete it in the admin before rebuilding the demo.")
-        with transaction.atomic():
-            study.participants.all().delete()
-            study.delete()
+        demo_study_discard(study, differs="uses other stimuli")
     return annotation_demo_build(template, owner=owner, biased_grid=biased_grid, unbiased_grid=unbiased_grid), False

@@ -3,26 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from explainers.models import GridCell
-from studies import selectors
-from studies.serializers import as_drf_error
+from studies.designs.common.serializers import OwnStudyField, OwnStudyObjectField, service_saved
 
 from . import services
 from .models import AnnotationImage, AnnotationItem, AnnotationSettings, AnnotationTask
 
 
-class _OwnStudyField(serializers.SlugRelatedField):
-    def get_queryset(self):
-        return selectors.study_list_for_user(user=self.context["request"].user)
-
-
-class _OwnTaskField(serializers.PrimaryKeyRelatedField):
-    def get_queryset(self):
-        own = selectors.study_list_for_user(user=self.context["request"].user)
-        return AnnotationTask.objects.filter(study__in=own)
+class _OwnTaskField(OwnStudyObjectField):
+    model = AnnotationTask
 
 
 class _OwnGridCellField(serializers.PrimaryKeyRelatedField):
@@ -32,15 +23,8 @@ class _OwnGridCellField(serializers.PrimaryKeyRelatedField):
         return cells if user.is_superuser else cells.filter(grid__owner=user)
 
 
-def _saved(call, **kwargs):
-    try:
-        return call(**kwargs)
-    except DjangoValidationError as error:
-        raise as_drf_error(error) from error
-
-
 class AnnotationSettingsSerializer(serializers.ModelSerializer):
-    study = _OwnStudyField(slug_field="slug")
+    study = OwnStudyField(slug_field="slug")
 
     class Meta:
         model = AnnotationSettings
@@ -48,27 +32,27 @@ class AnnotationSettingsSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data: dict[str, Any]) -> AnnotationSettings:
         study = validated_data.pop("study")
-        return _saved(services.annotation_settings_save, study=study, **validated_data)
+        return service_saved(services.annotation_settings_save, study=study, **validated_data)
 
     def update(self, instance: AnnotationSettings, validated_data: dict[str, Any]) -> AnnotationSettings:
         validated_data.pop("study", None)
-        return _saved(services.annotation_settings_save, study=instance.study, **validated_data)
+        return service_saved(services.annotation_settings_save, study=instance.study, **validated_data)
 
 
 class AnnotationTaskSerializer(serializers.ModelSerializer):
-    study = _OwnStudyField(slug_field="slug")
+    study = OwnStudyField(slug_field="slug")
 
     class Meta:
         model = AnnotationTask
         fields = ["id", "study", "key", "title", "question", "answer_kind", "choices", "measures_accuracy", "order"]
 
     def create(self, validated_data: dict[str, Any]) -> AnnotationTask:
-        return _saved(services.annotation_task_create, **validated_data)
+        return service_saved(services.annotation_task_create, **validated_data)
 
     def update(self, instance: AnnotationTask, validated_data: dict[str, Any]) -> AnnotationTask:
         if validated_data.pop("study", instance.study) != instance.study:
             raise serializers.ValidationError({"study": "A task cannot move to another study."})
-        return _saved(services.annotation_task_update, task=instance, data=validated_data)
+        return service_saved(services.annotation_task_update, task=instance, data=validated_data)
 
 
 class AnnotationImageSerializer(serializers.ModelSerializer):
@@ -92,11 +76,11 @@ class AnnotationItemSerializer(serializers.ModelSerializer):
     def create(self, validated_data: dict[str, Any]) -> AnnotationItem:
         images = [{k: v for k, v in image.items() if k in ("grid_cell", "caption")}
                   for image in validated_data.pop("images")]
-        return _saved(services.annotation_item_create, images=images, **validated_data)
+        return service_saved(services.annotation_item_create, images=images, **validated_data)
 
     def update(self, instance: AnnotationItem, validated_data: dict[str, Any]) -> AnnotationItem:
         if "images" in validated_data:
             raise serializers.ValidationError({"images": "Images of an item cannot be replaced; create a new item."})
         if validated_data.pop("task", instance.task) != instance.task:
             raise serializers.ValidationError({"task": "An item cannot move to another task."})
-        return _saved(services.annotation_item_update, item=instance, data=validated_data)
+        return service_saved(services.annotation_item_update, item=instance, data=validated_data)

@@ -8,33 +8,19 @@ from __future__ import annotations
 from django.contrib import admin
 
 from studies import selectors
+from studies.designs.common.admin import OwnedByStudyAdmin, ParticipantEvidenceAdmin
 from studies.models import Study
 
 from .models import ExplanationImage, PoolImage, Trial, TrialAnswerRevision, TrialMethod, TrialSetup
 
 
-class _OwnedByStudyAdmin(admin.ModelAdmin):
-    """Scope the list to the researcher's studies; ``study_path`` is the lookup from the model to its study."""
-
-    study_path = "study"
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(**{f"{self.study_path}__owner": request.user})
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        own = selectors.study_list_for_user(user=request.user).filter(design=Study.Design.WITHIN_SUBJECT)
-        if db_field.name == "study":
-            kwargs["queryset"] = own
-        elif db_field.name in ("method", "pool_image"):
-            kwargs["queryset"] = db_field.related_model.objects.filter(study__in=own)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+class _TrialsAdmin(OwnedByStudyAdmin):
+    design = Study.Design.WITHIN_SUBJECT
+    own_foreign_keys = ("method", "pool_image")
 
 
 @admin.register(TrialSetup)
-class TrialSetupAdmin(_OwnedByStudyAdmin):
+class TrialSetupAdmin(_TrialsAdmin):
     list_display = ["study", "trials_per_participant", "min_instructions_seconds"]
 
 
@@ -51,7 +37,7 @@ class ExplanationImageInline(admin.TabularInline):
 
 
 @admin.register(TrialMethod)
-class TrialMethodAdmin(_OwnedByStudyAdmin):
+class TrialMethodAdmin(_TrialsAdmin):
     list_display = ["key", "name", "study", "explanation_method", "order"]
     search_fields = ["key", "name", "description"]
     raw_id_fields = ["stimulus_grid"]
@@ -59,7 +45,7 @@ class TrialMethodAdmin(_OwnedByStudyAdmin):
 
 
 @admin.register(PoolImage)
-class PoolImageAdmin(_OwnedByStudyAdmin):
+class PoolImageAdmin(_TrialsAdmin):
     list_display = ["key", "study", "prediction", "source_index", "order"]
     search_fields = ["key", "prediction"]
 
@@ -75,20 +61,10 @@ class TrialAnswerRevisionInline(admin.TabularInline):
 
 
 @admin.register(Trial)
-class TrialAdmin(_OwnedByStudyAdmin):
-    """Participants' trial lists and ratings: evidence, so read-only."""
+class TrialAdmin(ParticipantEvidenceAdmin, _TrialsAdmin):
+    """Participants' trial lists and ratings."""
 
-    study_path = "participant__study"
     list_display = ["participant", "position", "pool_image", "first_method", "second_method", "first_rating",
                     "second_rating"]
     list_filter = ["participant__is_simulated"]
     inlines = [TrialAnswerRevisionInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -8,31 +8,16 @@ a mixed model with participant and image random intercepts as the effect estimat
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
-from collections import Counter
 from typing import Any
 
 from stats.analysis.cleaning import AnalysisInputError
 from stats.analysis.repeated_measures import Rating, mixed_model, repeated_measures_analysis
+from studies.designs.common.analysis import data_hash, participants_included
 from studies.models import Participant, Study
 
 from .models import Trial, TrialMethod, TrialRating, TrialSetup
 
-EXCLUSION_REASONS = {
-    "simulated": "simulated participant (use include_simulated to analyse them)",
-    "incomplete": "did not complete the study",
-}
 QUESTIONS = (TrialRating.FIRST.value, TrialRating.SECOND.value)
-
-
-def _exclusion_reasons(participant: dict[str, Any], *, include_simulated: bool) -> list[str]:
-    reasons = []
-    if participant["is_simulated"] and not include_simulated:
-        reasons.append("simulated")
-    if participant["status"] != Participant.Status.COMPLETED:
-        reasons.append("incomplete")
-    return reasons
 
 
 def trials_analyse(*, study: Study, include_simulated: bool = False, correction: str = "bonferroni",
@@ -47,17 +32,7 @@ def trials_analyse(*, study: Study, include_simulated: bool = False, correction:
     setup = TrialSetup.objects.filter(study=study).first()
     participants = list(Participant.objects.filter(study=study, trial_session__isnull=False)
                         .values("pk", "status", "is_simulated"))
-    included, excluded, reason_counts = set(), [], Counter()
-    for participant in participants:
-        reasons = _exclusion_reasons(participant, include_simulated=include_simulated)
-        if reasons:
-            reason_counts.update(reasons)
-            excluded.append({"participant": participant["pk"], "reasons": reasons})
-        else:
-            included.add(participant["pk"])
-    if not included:
-        summary = ", ".join(f"{reason}: {count}" for reason, count in reason_counts.items()) or "nobody took part"
-        raise AnalysisInputError(f"No participants left to analyse in {study.slug!r} ({summary}).")
+    included, exclusions = participants_included(participants, study=study, include_simulated=include_simulated)
 
     keys = [m.key for m in methods]
     ratings, rows = [], []
@@ -70,21 +45,11 @@ def trials_analyse(*, study: Study, include_simulated: bool = False, correction:
         rows.append([participant, position, image, first, second, first_rating, second_rating])
     result = repeated_measures_analysis(ratings, methods=keys, questions=QUESTIONS, correction=correction,
                                         alpha=alpha)
-    data_hash = hashlib.sha256(json.dumps({"methods": keys, "rows": sorted(rows)},
-                                          separators=(",", ":")).encode("ascii")).hexdigest()
     return {
         "design": Study.Design.WITHIN_SUBJECT.value,
-        "data_hash": data_hash,
+        "data_hash": data_hash({"methods": keys, "rows": sorted(rows)}),
         "participants_included": len(included),
-        "exclusions": {
-            "rules": {"simulated": not include_simulated, "incomplete": True},
-            "reasons": EXCLUSION_REASONS,
-            "total_participants": len(participants),
-            "included": len(included),
-            "excluded": len(excluded),
-            "counts": {reason: reason_counts.get(reason, 0) for reason in EXCLUSION_REASONS},
-            "participants": excluded,
-        },
+        "exclusions": exclusions,
         "method_names": {m.key: m.name for m in methods},
         "question_texts": {TrialRating.FIRST.value: setup.first_question if setup else "",
                            TrialRating.SECOND.value: setup.second_question if setup else ""},

@@ -5,12 +5,11 @@ researcher gets 404. Configuration changes are refused (400) once participants h
 """
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
 
-from studies import selectors as study_selectors
-from studies.api import IsResearcher
+from studies.api import STUDY_FILTER
+from studies.designs.common.api import OwnStudyObjectsMixin
 
 from .models import ExplanationImage, PoolImage, Trial, TrialMethod, TrialSetup
 from .serializers import (
@@ -21,27 +20,10 @@ from .serializers import (
     TrialSetupSerializer,
 )
 
-STUDY_FILTER = OpenApiParameter("study", OpenApiTypes.STR, description="Only objects of the study with this slug.")
 
-
-class IsOwnStudyObject(permissions.BasePermission):
-    def has_object_permission(self, request, view, obj) -> bool:
-        study = obj.method.study if isinstance(obj, ExplanationImage) else \
-            obj.participant.study if isinstance(obj, Trial) else obj.study
-        return request.user.is_superuser or study.owner_id == request.user.pk
-
-
-class _TrialsViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     mixins.CreateModelMixin):
-    permission_classes = [IsResearcher & IsOwnStudyObject]
-    study_path = "study"
-    model: type
-
-    def get_queryset(self):
-        own = study_selectors.study_list_for_user(user=self.request.user)
-        objects = self.model.objects.filter(**{f"{self.study_path}__in": own})
-        slug = self.request.query_params.get("study")
-        return objects.filter(**{f"{self.study_path}__slug": slug}) if slug else objects
+class _TrialsViewSet(OwnStudyObjectsMixin, viewsets.GenericViewSet, mixins.ListModelMixin,
+                     mixins.RetrieveModelMixin, mixins.CreateModelMixin):
+    """Configuration is added and read here; nothing is deleted through the API."""
 
 
 @extend_schema_view(list=extend_schema(parameters=[STUDY_FILTER]))
@@ -70,16 +52,15 @@ class ExplanationImageViewSet(_TrialsViewSet):
 
 
 @extend_schema_view(list=extend_schema(parameters=[STUDY_FILTER]))
-class TrialViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class TrialViewSet(OwnStudyObjectsMixin, viewsets.GenericViewSet, mixins.ListModelMixin,
+                   mixins.RetrieveModelMixin):
     """The trial list each participant saw, in order, with their ratings (read only)."""
 
     serializer_class = TrialSerializer
-    permission_classes = [IsResearcher & IsOwnStudyObject]
+    model = Trial
+    study_path = "participant__study"
 
     def get_queryset(self):
-        own = study_selectors.study_list_for_user(user=self.request.user)
-        trials = (Trial.objects.filter(participant__study__in=own)
-                  .select_related("participant__study", "pool_image", "first_method", "second_method")
-                  .order_by("participant_id", "position"))
-        slug = self.request.query_params.get("study")
-        return trials.filter(participant__study__slug=slug) if slug else trials
+        return (super().get_queryset()
+                .select_related("participant__study", "pool_image", "first_method", "second_method")
+                .order_by("participant_id", "position"))

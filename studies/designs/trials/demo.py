@@ -12,6 +12,7 @@ from typing import Any, Callable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from studies.designs.common.demo import demo_study_discard
 from studies.models import Study
 from studies.services import study_launch
 from studies.study_templates import StudyTemplate, StudyTemplateError, study_from_template
@@ -47,13 +48,7 @@ def trials_demo_study(template: StudyTemplate, *, owner, loaded, say: Callable[[
     if study is not None and _matches(study, specs):
         return study, True
     if study is not None:
-        if study.participants.filter(is_simulated=False).exists():
-            raise StudyTemplateError(f"Study {study.slug!r} already has real participants but uses other methods. "
-                                     "Rename or delete it in the admin before rebuilding the demo.")
-        say(f"  replacing study {study.slug!r}: it was built with other methods")
-        with transaction.atomic():
-            study.participants.all().delete()
-            study.delete()
+        demo_study_discard(study, differs="uses other methods", say=say)
     pool_size = int(settings.get("pool_size", 40))
     say(f"  computing {len(specs)} explanations for {pool_size} held-out images")
     with transaction.atomic():
