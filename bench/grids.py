@@ -48,9 +48,10 @@ class EvaluationCounter:
         def counted_encode(x, *args, **kwargs):
             self.forward += x.shape[0]
             self.forward_calls += 1
-            if x.requires_grad:
-                x.register_hook(self._count_backward(x.shape[0]))
-            return encode(x, *args, **kwargs)
+            latent = encode(x, *args, **kwargs)
+            if latent.z.requires_grad:  # a gradient reaching this call's output starts one backward pass
+                latent.z.register_hook(self._count_backward(x.shape[0]))
+            return latent
 
         def counted_decode(latent, *args, **kwargs):
             self.inverse += latent.z.shape[0]

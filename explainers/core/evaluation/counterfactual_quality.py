@@ -133,6 +133,9 @@ def grid_quality(result, readout: ParameterReadout | None = None) -> dict[str, A
 #: bias visible, and these irrelevant parameters each below IRRELEVANT_SHARE of the arms' change.
 IRRELEVANT = ("bg_color", "bending", "position_x", "position_y", "spherical")
 IRRELEVANT_SHARE = 0.35
+#: A read-out explaining less of its parameter's variance than this (held-out R²) cannot show whether the
+#: parameter changes; such parameters are reported as unreadable and left out of the irrelevant check.
+MIN_READOUT_R2 = 0.5
 
 
 def ideal_pattern(change: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -140,13 +143,14 @@ def ideal_pattern(change: dict[str, dict[str, float]]) -> dict[str, Any]:
     size = {key: abs(values["per_logit_std_units"]) for key, values in change.items()}
     arm = size["arm_position"]
     ranking = sorted(size, key=lambda key: -size[key])
+    unreadable = sorted(k for k, v in change.items() if v.get("readout_r2", 1.0) < MIN_READOUT_R2)
     checks = {
         "arm_position_largest": ranking[0] == "arm_position",
         "colour_smaller_than_arms": size["obj_color"] < arm,
-        "irrelevant_small": all(size[key] <= IRRELEVANT_SHARE * arm for key in IRRELEVANT),
+        "irrelevant_small": all(size[key] <= IRRELEVANT_SHARE * arm for key in IRRELEVANT if key not in unreadable),
     }
     return {"ranking": ranking, "relative_to_arms": {k: (v / arm if arm > 0 else float("nan")) for k, v in size.items()},
-            "checks": checks, "passes": all(checks.values())}
+            "unreadable": unreadable, "checks": checks, "passes": all(checks.values())}
 
 
 # ---------------------------------------------------------------------------------------- files and figure

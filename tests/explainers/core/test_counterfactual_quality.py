@@ -37,3 +37,11 @@ def test_the_seed_pattern_passes_when_the_arms_lead_and_irrelevant_parameters_st
 def test_the_seed_pattern_fails_when_colour_leads_or_the_background_moves(sizes, failed):
     result = ideal_pattern(_change(**sizes))
     assert not result["passes"] and not result["checks"][failed]
+
+
+def test_a_parameter_the_readout_cannot_read_is_left_out_of_the_irrelevant_check():
+    change = _change(arm_position=0.1, obj_color=0.05, spherical=0.06)
+    assert not ideal_pattern(change)["passes"]
+    change["spherical"]["readout_r2"] = 0.05
+    result = ideal_pattern(change)
+    assert result["passes"] and result["unreadable"] == ["spherical"]
