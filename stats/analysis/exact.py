@@ -42,6 +42,41 @@ def _kruskal_statistic(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.asarray(h).reshape(batch_shape)
 
 
+def _assignments(indices: tuple[int, ...], sizes: Sequence[int]):
+    """Every split of ``indices`` into ordered groups of the given sizes (as one concatenated tuple)."""
+    from itertools import combinations
+
+    if len(sizes) == 1:
+        yield indices
+        return
+    for first in combinations(indices, sizes[0]):
+        chosen = set(first)
+        rest = tuple(i for i in indices if i not in chosen)
+        for tail in _assignments(rest, sizes[1:]):
+            yield first + tail
+
+
+def _enumerated_pvalue(samples: list[np.ndarray], statistic, alternative: str) -> float:
+    """Exact permutation p by full enumeration, with scipy's tolerance rule for ties of the statistic."""
+    sizes = [sample.size for sample in samples]
+    pooled = np.concatenate(samples)
+    orders = np.array(list(_assignments(tuple(range(pooled.size)), sizes)))
+    arranged = pooled[orders]
+    bounds = np.cumsum(sizes)[:-1]
+    null = np.asarray(statistic(*np.split(arranged, bounds, axis=-1), axis=-1), dtype=float)
+    observed = float(np.asarray(statistic(*[s[np.newaxis, :] for s in samples], axis=-1)).ravel()[0])
+    if not np.isfinite(observed):
+        return 1.0  # no variance among the answers: nothing can be more extreme than what was seen
+    gamma = abs(observed) * 1e-14 * 100
+    p_greater = float(np.mean(null >= observed - gamma))
+    p_less = float(np.mean(null <= observed + gamma))
+    if alternative == "greater":
+        return p_greater
+    if alternative == "less":
+        return p_less
+    return min(1.0, 2.0 * min(p_greater, p_less))
+
+
 def _rank_sum_statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     """Mann-Whitney U of the first sample (ties given average ranks)."""
     from scipy import stats as scipy_stats
@@ -90,11 +125,15 @@ def permutation_pvalue(
     n_resamples = assignments if exact else int(resamples)
     if n_resamples < 1:
         raise AnalysisInputError(f"resamples must be a positive integer, not {resamples!r}.")
-    result = scipy_stats.permutation_test(
-        samples, statistic, permutation_type="independent", vectorized=True, n_resamples=n_resamples,
-        alternative=scipy_alternative, rng=np.random.default_rng(seed),
-    )
-    p = float(min(1.0, result.pvalue))
+    if exact and min(sample.size for sample in samples) < 2:
+        # scipy's permutation_test refuses groups of one answer; the enumeration is small, so do it here.
+        p = _enumerated_pvalue(samples, statistic, scipy_alternative)
+    else:
+        result = scipy_stats.permutation_test(
+            samples, statistic, permutation_type="independent", vectorized=True, n_resamples=n_resamples,
+            alternative=scipy_alternative, rng=np.random.default_rng(seed),
+        )
+        p = float(min(1.0, result.pvalue))
     return {
         "p": p,
         "method": "exact" if exact else "permutation",

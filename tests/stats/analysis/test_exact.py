@@ -101,3 +101,30 @@ def test_exact_on_request_and_one_sided_mann_whitney():
                                       abs=0.01)
     with pytest.raises(Exception, match="two-sided"):
         permutation_pvalue([[1, 2], [3, 4]], alternative="greater")
+
+
+def test_groups_of_one_answer_get_an_exact_p_instead_of_an_error():
+    # scipy's permutation_test refuses one-answer groups; an interim look with one participant per
+    # condition must still get an answer. [1, 2] vs [5]: the single answer is the most extreme of three.
+    from stats.analysis.exact import permutation_pvalue
+
+    result = permutation_pvalue([[1, 2], [5]])
+    assert result["method"] == "exact" and result["assignments"] == 3
+    assert result["p"] == pytest.approx(2 / 3)
+    assert permutation_pvalue([[3], [5], [4]])["p"] == pytest.approx(1.0)
+    assert permutation_pvalue([[4], [4]])["p"] == 1.0  # no variance: never "significant"
+
+
+def test_the_enumeration_agrees_with_scipy_where_both_apply():
+    import numpy as np
+
+    from stats.analysis.exact import _enumerated_pvalue, _kruskal_statistic, _rank_sum_statistic, permutation_pvalue
+
+    for groups in ([[1, 2], [5, 6], [3, 4]], [[1, 2, 2], [2, 3, 4]]):
+        samples = [np.asarray(g, dtype=float) for g in groups]
+        assert _enumerated_pvalue(samples, _kruskal_statistic, "greater") == pytest.approx(
+            permutation_pvalue(groups)["p"])
+    samples = [np.asarray([1, 2, 2], float), np.asarray([2, 3, 4], float)]
+    for alternative in ("two-sided", "less", "greater"):
+        assert _enumerated_pvalue(samples, _rank_sum_statistic, alternative) == pytest.approx(
+            permutation_pvalue([[1, 2, 2], [2, 3, 4]], test="mann_whitney", alternative=alternative)["p"])
