@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from studies.designs.registry import design_get
 
 from .analysis import format_effect, format_p
+from .spreadsheet import csv_row
 
 ANALYSIS_FORMATS = ("json", "csv", "html")
 
@@ -48,7 +49,7 @@ def analysis_csv(results: dict[str, Any]) -> str:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_row(row) for row in rows)
         return buffer.getvalue()
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -56,7 +57,7 @@ def analysis_csv(results: dict[str, Any]) -> str:
     for item in [*results["items"], *results.get("scales", [])]:
         test = item["test"]
         for condition, summary in item["conditions"].items():
-            writer.writerow({
+            writer.writerow(csv_row({
                 "item": item["key"], "family": item["family"], "group": item.get("group", "scale"),
                 "reverse_coded": item.get("reverse_coded", False), "scoring": scoring_direction(item),
                 "wording": item.get("text", ""), "condition": condition,
@@ -66,7 +67,7 @@ def analysis_csv(results: dict[str, Any]) -> str:
                                               "epsilon_squared", "eta_squared_h", "significant", "status",
                                               "message")},
                 "n_missing": summary.get("n_missing"), **_effect_columns(test),
-            })
+            }))
     return buffer.getvalue()
 
 

@@ -20,6 +20,7 @@ from studies.models import Item, Participant, Study
 from studies.selectors import items_in_presentation_order
 
 from .. import selectors
+from ..spreadsheet import csv_cell
 
 EXPORT_FORMATS = ("long", "wide", "json", "codebook")
 JSON_FORMAT_VERSION = 1
@@ -216,34 +217,13 @@ def codebook(*, study: Study, include_simulated: bool = False, include_unfinishe
     }
 
 
-#: First characters that make Excel, LibreOffice and Google Sheets read a cell as a formula (OWASP, "CSV
-#: Injection"); carriage return and line feed start a new formula line in some of them.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell value that a spreadsheet shows as text, never runs: a string starting with a formula trigger
-    gets a leading apostrophe (OWASP's rule). Numbers are left alone (-3 stays a number)."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
-def _csv_cell(value: Any) -> Any:
-    # The writer quotes fields holding "\n" (its line terminator) but not a lone "\r", which readers take for
-    # a row break; line breaks inside an answer are therefore written as "\n".
-    if isinstance(value, str) and "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return spreadsheet_safe(value)
-
-
 def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
     # Written by position, not by name: an item may be keyed like a participant column ("status").
     # Every cell, header included, is neutralised: free text and item keys come from outside.
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_csv_cell(name) for name in header])
-    writer.writerows([_csv_cell(cell) for cell in row] for row in rows)
+    writer.writerow([csv_cell(name) for name in header])
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from stats.services.exports import responses_export, spreadsheet_safe
+from stats.services.exports import responses_export
+from stats.spreadsheet import spreadsheet_safe
 from studies.models import Item
 
 from ..factories import make_item, make_participant, seed_like_study
@@ -44,3 +45,16 @@ def test_free_text_answers_and_item_keys_are_neutralised_in_csv_exports(fmt):
     assert len({len(row) for row in rows}) == 1
     # Numbers stay numbers: the Likert answers are not prefixed.
     assert "4" in cells
+
+
+def test_the_analysis_table_is_neutralised_too():
+    from stats.reports import analysis_csv
+
+    row = {"key": "=HYPERLINK(\"x\")", "family": "pattern", "text": "@risky", "test": {
+        key: None for key in ("H", "df", "N", "p", "p_adjusted", "correction", "family_size", "epsilon_squared",
+                              "eta_squared_h", "significant", "status", "message")},
+        "conditions": {"-a": {key: 1 for key in ("n", "median", "q1", "q3", "iqr", "mean", "mean_rank",
+                                                  "pct_disagree", "pct_neutral", "pct_agree")}}}
+    text = analysis_csv({"items": [row]})
+    assert "'=HYPERLINK" in text and "'@risky" in text and ",'-a," in text
+    assert ",=HYPERLINK" not in text
