@@ -89,7 +89,21 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
     # Simulated participants (answering with the seed's reported shares) give the analysis data to show;
     # they are excluded unless the researcher asks for them.
     call_command("simulate_participants", SEED.slug, "--n", "12", stdout=io.StringIO())
+    # The walkthrough skipped the 30 s on the stimulus page, but the plan frozen at launch still excludes
+    # anyone faster: give every visit the viewing time the plan asks for, as real participants would take.
+    from django.db.models import F
+
+    from studies.models import PageVisit
+
+    PageVisit.objects.filter(participant__study__slug=SEED.slug, page="stimulus").update(seconds=F("seconds") + 60)
     page.goto(_printed(demo_summary, "Analysis") + "?include_simulated=1")
+    # The study is live: the page analyses nothing until the researcher confirms an interim look (logged).
+    assert "Nothing has been analysed or stored" in page.locator("#interim-warning").inner_text()
+    page.check('#interim-warning input[name="confirm"]')
+    page.fill('#interim-warning input[name="reason"]', "demo walkthrough")
+    page.check('#interim-warning input[name="include_simulated"]')
+    page.click('#interim-warning button[type="submit"]')
+    page.wait_for_load_state()
     body = page.locator("body").inner_text()
     assert "Kruskal" in body or "H(" in body, body[:2000]
     assert "H7" in body  # the preregistered hypotheses of appendix E are evaluated
