@@ -23,30 +23,29 @@ def _refused(request: HttpRequest, what: str, error: ValidationError) -> None:
     messages.error(request, f"{what}: {' '.join(error.messages)} Nothing was changed.")
 
 
+def _change_status(request: HttpRequest, slug: str, service, refused: str, done: str) -> HttpResponse:
+    study = dashboard_selectors.dashboard_study_for(user=request.user, slug=slug)
+    try:
+        service(study=study)
+    except ValidationError as error:
+        _refused(request, refused, error)
+    else:
+        messages.success(request, done)
+    return _back(slug)
+
+
 @require_POST
 @login_required
 def study_launch(request: HttpRequest, slug: str) -> HttpResponse:
-    study = dashboard_selectors.dashboard_study_for(user=request.user, slug=slug)
-    try:
-        services.study_launch(study=study)
-    except ValidationError as error:
-        _refused(request, "Not launched", error)
-    else:
-        messages.success(request, "The study is live: participants can start.")
-    return _back(slug)
+    return _change_status(request, slug, services.study_launch, "Not launched",
+                          "The study is live: participants can start.")
 
 
 @require_POST
 @login_required
 def study_pause(request: HttpRequest, slug: str) -> HttpResponse:
-    study = dashboard_selectors.dashboard_study_for(user=request.user, slug=slug)
-    try:
-        services.study_pause(study=study)
-    except ValidationError as error:
-        _refused(request, "Not paused", error)
-    else:
-        messages.success(request, "The study is paused: nobody new can start; those taking it can finish.")
-    return _back(slug)
+    return _change_status(request, slug, services.study_pause, "Not paused",
+                          "The study is paused: nobody new can start; those taking it can finish.")
 
 
 @require_POST
