@@ -3,8 +3,9 @@
 Registration copies the file to an unguessable name under MEDIA_ROOT, loads it without unpickling anything
 (explainers.core.classifiers), runs a batch of the dataset's images through it, checks the output shape
 against the class names, records its sha256 and, by default, its accuracy on the held-out split. Any problem
-raises ValidationError keyed by field and stores nothing. Platform-trained invertible checkpoints become
-registered models of kind ``invertible`` through ``model_register_checkpoint``.
+raises ValidationError keyed by field and stores nothing. Platform-trained checkpoints become registered
+models through ``model_register_checkpoint``, of the kind their family names (invertible flows,
+differentiable CNNs, generators).
 """
 from __future__ import annotations
 
@@ -185,9 +186,26 @@ def model_register(*, owner, source, name: str, dataset: Dataset, kind: str = Re
     return classifier_evaluate(model=model) if evaluate else model
 
 
+#: Capabilities of a platform-trained checkpoint by the kind its family registers as: every platform network
+#: is a plain torch module (gradients and layer hooks); flows invert, generators decode.
+CHECKPOINT_CAPABILITIES = {
+    RegisteredModel.Kind.DIFFERENTIABLE: ["gradients", "layers"],
+    RegisteredModel.Kind.GENERATOR: ["generator", "gradients", "layers"],
+    RegisteredModel.Kind.INVERTIBLE: ["gradients", "invertible", "layers"],
+}
+
+
 @transaction.atomic
-def model_register_checkpoint(*, owner, checkpoint: Checkpoint, name: str = "") -> RegisteredModel:
-    """The platform-trained invertible checkpoint as a registered model (reused when registered already)."""
+def model_register_checkpoint(*, owner, checkpoint: Checkpoint, name: str = "",
+                              metrics: dict[str, Any] | None = None) -> RegisteredModel:
+    """A platform-trained checkpoint of any family as a registered model (reused when registered already).
+
+    The kind comes from the checkpoint's model family (invertible flows, differentiable CNNs, generators),
+    the capabilities from the kind, the accuracy from the recorded test (else validation) accuracy;
+    ``metrics`` are added to the checkpoint's (e.g. what an explainer was trained for).
+    """
+    from explainers.core.training.families import family_of_model
+
     existing = RegisteredModel.objects.filter(checkpoint=checkpoint, owner=owner).first()
     if existing is not None:
         return existing
@@ -197,6 +215,10 @@ def model_register_checkpoint(*, owner, checkpoint: Checkpoint, name: str = "") 
         loaded = checkpoint_load(checkpoint.file)
     except CheckpointError as exc:
         raise ValidationError({"checkpoint": [str(exc)]}) from exc
+    if loaded.sha256 != checkpoint.sha256:
+        raise ValidationError({"checkpoint": [f"The file of checkpoint {checkpoint.name!r} changed since it was "
+                                              f"registered (sha256 {loaded.sha256[:12]}…)."]})
+    kind = RegisteredModel.Kind(family_of_model(loaded.model).registered_kind)
     dataset = checkpoint.dataset
     net = loaded.model.config
     size = int(getattr(net, "image_size", 0))
@@ -205,13 +227,15 @@ def model_register_checkpoint(*, owner, checkpoint: Checkpoint, name: str = "") 
 
     class_names = list(dataset.class_names) or list(
         loaded.dataset.get("class_names") or (two4two.CLASS_NAMES if dataset.kind == Dataset.Kind.TWO4TWO else []))
+    recorded = {**checkpoint.metrics, **(metrics or {})}
+    accuracy = recorded.get("test_accuracy", recorded.get("val_accuracy"))
     model = RegisteredModel(
-        owner=owner, name=name or checkpoint.name, kind=RegisteredModel.Kind.INVERTIBLE,
+        owner=owner, name=name or checkpoint.name, kind=kind,
         file_format=RegisteredModel.Format.CHECKPOINT, dataset=dataset, checkpoint=checkpoint, file=checkpoint.file,
         sha256=checkpoint.sha256, input_shape=[channels, size, size],
         normalisation={"mean": [0.0] * channels, "std": [1.0] * channels}, class_names=class_names,
-        capabilities=["gradients", "invertible", "layers"], metrics=dict(checkpoint.metrics),
-        accuracy=checkpoint.metrics.get("val_accuracy"),
+        capabilities=CHECKPOINT_CAPABILITIES[kind], metrics=recorded,
+        accuracy=accuracy if kind != RegisteredModel.Kind.GENERATOR else None,
     )
     model.full_clean()
     model.save()

@@ -197,8 +197,11 @@ def grid_publish(grid_id: int, tmp: Path, result, manifest: dict[str, Any], timi
             os.replace(tmp, final)
             published = True
             GridCell.objects.filter(grid=grid).delete()
+            # write_grid_files named each cell's file by its content (and noted the names in the manifest).
+            files = {(entry["row"], entry["column"]): entry["file"] for entry in manifest.get("cells") or ()}
             GridCell.objects.bulk_create([
-                GridCell(grid=grid, row=c.row, column=c.column, image=f"{directory_name}/{c.filename}",
+                GridCell(grid=grid, row=c.row, column=c.column,
+                         image=f"{directory_name}/{files.get((c.row, c.column), c.filename)}",
                          logit=c.logit, is_original=c.is_original, source_index=c.source_index,
                          label=c.parameters.get("label", ""), prediction=c.parameters.get("prediction", ""),
                          parameters=c.parameters)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from explainers.models import StimulusGrid
 from explainers.services.classifiers import classifier_load
 from explainers.services.datasets import dataset_arrays, dataset_summary
+from explainers.services.auxiliary_models import auxiliary_models_load
 
 
 def stimulus_set_pool(stimulus_set: StimulusGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,11 +41,15 @@ def stimulus_set_build(stimulus_set: StimulusGrid, torch_device, report) -> tupl
     images, labels, index = stimulus_set_pool(stimulus_set)
     reference = dataset_arrays(model.dataset, "train") if stimulus_set.method == "example_based" else None
     pool_s = time.perf_counter() - started
+    started = time.perf_counter()
+    auxiliaries, used = auxiliary_models_load(owner=stimulus_set.owner, model=model, method=stimulus_set.method,
+                                              config=stimulus_set.parameters, device=torch_device)
+    load_s += time.perf_counter() - started
     report(10, "explaining images")
     result, maps = build_explanation_set(
         classifier, images, labels, method=stimulus_set.method, parameters=stimulus_set.parameters,
         class_names=model.class_names, source_indices=index.tolist(), reference=reference,
-        batch_size=int(stimulus_set.layout.get("batch_size", 16)),
+        batch_size=int(stimulus_set.layout.get("batch_size", 16)), auxiliaries=auxiliaries,
         progress=lambda fraction, stage: report(10 + 75 * fraction, stage))
     result.extra["maps"] = maps
     manifest = {
@@ -54,6 +59,8 @@ def stimulus_set_build(stimulus_set: StimulusGrid, torch_device, report) -> tupl
         "model": {"id": model.pk, "name": model.name, "sha256": model.sha256, "format": model.file_format,
                   "kind": model.kind, "class_names": model.class_names, "accuracy": model.accuracy,
                   "normalisation": model.normalisation},
+        "auxiliary_models": {role: [{"id": other.pk, "name": other.name, "sha256": other.sha256, "kind": other.kind}
+                                    for other in models] for role, models in used.items()},
         "checkpoint": None,
         "dataset": {**dataset_summary(model.dataset), "split": stimulus_set.layout["split"]},
         "torch_version": torch.__version__, "device": str(torch_device), "image_size": int(images.shape[1]),

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from explainers.core.methods.registry import MethodError, method_check_model, method_config, method_get
-from explainers.core.stimuli.explanation_set import PER_IMAGE_METHODS
+from explainers.core.stimuli.explanation_set import per_image_methods
 from explainers.models import RegisteredModel, StimulusGrid
+from explainers.services.auxiliary_models import auxiliary_models_check
 from explainers.services.datasets import SPLITS, read_images
 from explainers.services.grid_generation import GRID_MEDIA_DIR, code_version, grid_publish
 from explainers.services.grids import grid_enqueue
@@ -35,9 +36,9 @@ def stimulus_set_method_check(*, model: RegisteredModel, method: str) -> None:
     """Refuse an unknown method, one that makes no per-image set, or one needing what the model cannot offer
     (gradients, layers, an invertible network, a generator): MethodError, before anything is generated."""
     method_get(method)
-    if method not in PER_IMAGE_METHODS:
+    if method not in per_image_methods():
         raise MethodError(f"{method} cannot fill a per-image stimulus set; choose one of "
-                          f"{', '.join(PER_IMAGE_METHODS)} (the invertible-network methods make grids)")
+                          f"{', '.join(per_image_methods())} (the invertible-network methods make grids)")
     method_check_model(method, model.capabilities,
                        f"model {model.name!r} ({model.get_kind_display()}, {model.get_file_format_display()})")
 
@@ -72,6 +73,7 @@ def stimulus_set_validate(*, owner, model: RegisteredModel, method: str, paramet
     else:
         try:
             config = stimulus_set_parameters(method=method, parameters=parameters)
+            auxiliary_models_check(owner=owner, model=model, method=method, config=config)
         except MethodError as exc:
             errors["parameters"] = [str(exc)]
     if split not in SPLITS:

@@ -31,16 +31,17 @@ def model_train(*, out: Path | str, preset: str = "demo", image_size: int | None
                 sampler: str | None = None, dataset_seed: int | None = None, seed: int | None = None,
                 train_size: int | None = None, val_size: int | None = None, resume: bool = False,
                 num_threads: int | None = None, progress: Progress | None = None,
-                device: str | None = "cpu") -> "LoadedCheckpoint":
-    """Train the seed's invertible classifier (Glow + linear head) on Two4Two and write ``out``.
+                device: str | None = "cpu", dataset: str | None = None) -> "LoadedCheckpoint":
+    """Train the preset of any model family (Glow, IB-INN, CNN, ...; see
+    explainers.core.training.families.all_presets) and write ``out``.
 
-    ``preset`` picks the configuration (see explainers.core.training.glow.PRESETS); the other arguments
-    override it. ``device``: "cpu", "cuda" or "auto" (CUDA when present).
+    The other arguments override the preset (None keeps its value; a setting the family lacks, e.g. a
+    sampler for digits, is refused). ``device``: "cpu", "cuda" or "auto" (CUDA when present).
     """
-    from explainers.core.training.glow import preset as glow_preset
+    from explainers.core.training.families import preset_config
 
-    config = glow_preset(preset, image_size=image_size, steps=steps, sampler=sampler, dataset_seed=dataset_seed,
-                         seed=seed, train_size=train_size, val_size=val_size)
+    config = preset_config(preset, image_size=image_size, steps=steps, sampler=sampler, dataset=dataset,
+                           dataset_seed=dataset_seed, seed=seed, train_size=train_size, val_size=val_size)
     return _train(config, out, resume=resume, progress=progress, num_threads=num_threads, device=device)
 
 

@@ -122,10 +122,12 @@ def change_per_logit(readout: ParameterReadout, images: np.ndarray, logits: np.n
 def grid_quality(result, readout: ParameterReadout | None = None) -> dict[str, Any]:
     """Faithfulness (and, given a read-out, the change per unit logit) of a counterfactual/isofactual grid."""
     images, logits, original, targets = grid_rows(result)
-    report: dict[str, Any] = {"kind": result.kind, "targets": targets.tolist(),
+    report: dict[str, Any] = {"kind": result.kind, "targets": list(result.targets),
                               "faithfulness": faithfulness(logits, original, targets)}
     if readout is not None:
-        report["change_per_logit"] = change_per_logit(readout, images, logits)
+        # along the row's line through the latent space only: an isofactual row's opening original is not on it
+        on_line = np.isfinite(targets)
+        report["change_per_logit"] = change_per_logit(readout, images[:, on_line], logits[:, on_line])
     return report
 
 

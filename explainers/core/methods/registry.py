@@ -24,18 +24,46 @@ CAPABILITIES = {
 }
 
 
+#: Models a method may use besides the one it explains: role -> (the registered model kind it must be, what it
+#: is, in words). The config of a method using role R has a field ``R_model``: the primary key of a registered
+#: model (a list of keys for ``ensemble``); the Django side checks and loads it, the core receives the loaded
+#: network in ``explain(model, images, auxiliaries={R: network})``.
+AUXILIARY_ROLES = {
+    "generator": ("generator", "a generative model (e.g. a VAE) of the explained model's images"),
+    "explainer": ("generator", "a progressive-exaggeration explainer trained for the explained classifier"),
+    "ensemble": ("differentiable", "classifiers of the explained model's classes (a list of models)"),
+}
+
+#: What a method's ``explain`` returns: ``maps`` (attribution maps N×1×H×W over each image) or ``images``
+#: (K generated images per input: a counterfactual or exaggeration row, Explanation.images N×K×C×H×W).
+OUTPUTS = ("map", "images")
+
+
 class MethodError(ValueError):
     """An unknown method or an invalid method configuration."""
 
 
-def register_method(name: str, *, requires: tuple[str, ...] = ()) -> Callable[[T], T]:
+def auxiliary_field(role: str) -> str:
+    """The config field naming the registered model that plays ``role``."""
+    return f"{role}_model"
+
+
+def register_method(name: str, *, requires: tuple[str, ...] = (),
+                    auxiliary: tuple[str, ...] = ()) -> Callable[[T], T]:
     """Register an explanation method class under ``name``; the class must define ``Config``.
 
-    ``requires`` names the model capabilities (keys of ``CAPABILITIES``) the method cannot work without.
+    ``requires`` names the model capabilities (keys of ``CAPABILITIES``) the method cannot work without;
+    ``auxiliary`` the other models it uses (keys of ``AUXILIARY_ROLES``), each named in its config by
+    ``auxiliary_field(role)``. A class attribute ``output`` (one of ``OUTPUTS``, default "map") says what
+    ``explain`` returns.
     """
     unknown = sorted(set(requires) - set(CAPABILITIES))
     if unknown:
         raise MethodError(f"explanation method {name!r} requires unknown capabilities {unknown}")
+    unknown = sorted(set(auxiliary) - set(AUXILIARY_ROLES))
+    if unknown:
+        raise MethodError(f"explanation method {name!r} uses unknown auxiliary model roles {unknown}; "
+                          f"known: {', '.join(AUXILIARY_ROLES)}")
 
     def decorator(cls: T) -> T:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -43,8 +71,18 @@ def register_method(name: str, *, requires: tuple[str, ...] = ()) -> Callable[[T
         config_cls = getattr(cls, "Config", None)
         if config_cls is None or not dataclasses.is_dataclass(config_cls):
             raise MethodError(f"explanation method {name!r} must define a dataclass Config")
+        fields = {f.name for f in dataclasses.fields(config_cls)}
+        missing = [auxiliary_field(role) for role in auxiliary if auxiliary_field(role) not in fields]
+        if missing:
+            raise MethodError(f"explanation method {name!r} uses auxiliary models but its Config lacks "
+                              f"{', '.join(missing)}")
+        output = getattr(cls, "output", "map")
+        if output not in OUTPUTS:
+            raise MethodError(f"explanation method {name!r} has output {output!r}; choose one of {OUTPUTS}")
         cls.name = name
         cls.requires = frozenset(requires)
+        cls.auxiliary = tuple(auxiliary)
+        cls.output = output
         _REGISTRY[name] = cls
         return cls
 
@@ -63,6 +101,12 @@ def method_get(name: str) -> type:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise MethodError(f"unknown explanation method {name!r}; known methods: {known}") from None
+
+
+def methods_with_output(output: str) -> list[str]:
+    """Registered methods whose ``explain`` returns ``output`` ("map" or "images")."""
+    _load_builtin_methods()
+    return sorted(name for name, cls in _REGISTRY.items() if cls.output == output)
 
 
 def method_config(name: str, params: dict[str, Any] | None = None):

@@ -25,6 +25,7 @@ def render_composite(cells: Sequence[Cell], *, rows: int, columns: int, labels: 
     """One PNG-ready Pillow image of the whole grid: headers on top, golden frames around originals."""
     from PIL import Image, ImageDraw
 
+    columns = max(columns, len(labels))  # a grid may show more columns than its logit bins (an original's)
     height, width = cells[0].image.shape[:2]
     cw, ch = width * scale, height * scale
     # Pillow's default bitmap font is about 6 px per character: wrap whole words instead of cutting them.

@@ -20,6 +20,7 @@ import numpy as np
 
 from explainers.core import pixels
 from explainers.core.methods import method_config, method_get
+from explainers.core.methods.registry import methods_with_output
 from explainers.core.methods.gradients import logit_function
 
 from .encoding import ProgressCallback, batches, heatmap_rgb
@@ -27,8 +28,14 @@ from .layout import Cell, GridResult
 
 #: Attribution methods whose maps are never negative (drawn on a sequential colour map).
 NON_NEGATIVE_MAPS = ("grad_cam",)
-#: Methods that fill a per-image stimulus set.
-PER_IMAGE_METHODS = ("saliency_gradient", "smoothgrad", "integrated_gradients", "grad_cam", "lime", "example_based")
+#: Attribution methods (and the example-based baseline) that fill a per-image stimulus set; every registered
+#: method whose output is "images" (a generated row per image) fills one too: see ``per_image_methods``.
+MAP_SET_METHODS = ("saliency_gradient", "smoothgrad", "integrated_gradients", "grad_cam", "lime", "example_based")
+
+
+def per_image_methods() -> tuple[str, ...]:
+    """Every method that can fill a per-image stimulus set."""
+    return MAP_SET_METHODS + tuple(methods_with_output("images"))
 #: Share of the heat map in an overlay (the rest is the image in grey).
 OVERLAY_WEIGHT = 0.6
 
@@ -73,16 +80,20 @@ def _class(names: Sequence[str], index: int) -> str:
 def build_explanation_set(model, images: np.ndarray, labels: np.ndarray, *, method: str,
                           parameters: dict[str, Any], class_names: Sequence[str], source_indices: Sequence[int],
                           reference: tuple[np.ndarray, np.ndarray] | None = None, batch_size: int = 16,
+                          auxiliaries: dict[str, Any] | None = None,
                           progress: ProgressCallback | None = None) -> tuple[GridResult, np.ndarray | None]:
-    """Every cell of a per-image set, and the raw attribution maps (N×H×W, None for example_based).
+    """Every cell of a per-image set, and the raw attribution maps (N×H×W; None for example_based and for
+    methods that generate images).
 
     ``images`` uint8 N×H×W×C with ``labels`` (class indices) and their indices in the dataset split;
-    ``reference`` the (images, labels) the example-based baseline draws from.
+    ``reference`` the (images, labels) the example-based baseline draws from; ``auxiliaries`` the loaded
+    models a method uses besides ``model`` (role -> network, see registry.AUXILIARY_ROLES).
     """
     import torch
 
-    if method not in PER_IMAGE_METHODS:
-        raise ValueError(f"{method} cannot fill a per-image stimulus set; choose one of {', '.join(PER_IMAGE_METHODS)}")
+    known = per_image_methods()
+    if method not in known:
+        raise ValueError(f"{method} cannot fill a per-image stimulus set; choose one of {', '.join(known)}")
     report = progress or (lambda fraction, stage: None)
     forward = logit_function(model)
     dtype = next(model.parameters()).dtype
@@ -92,9 +103,14 @@ def build_explanation_set(model, images: np.ndarray, labels: np.ndarray, *, meth
     predicted = logits.argmax(1)
     cells: list[Cell] = []
     maps = None
+    evaluations = int(len(images))
     if method == "example_based":
         columns = _example_cells(model, images, labels, logits, parameters, class_names, source_indices,
                                  reference, cells, report)
+    elif method_get(method).output == "images":
+        columns, evaluations = _generated_cells(model, images, labels, logits, method, parameters, class_names,
+                                                source_indices, batch_size, auxiliaries or {}, cells, report)
+        evaluations += int(len(images))
     else:
         explainer = method_get(method)(method_config(method, parameters))
         found = []
@@ -114,8 +130,71 @@ def build_explanation_set(model, images: np.ndarray, labels: np.ndarray, *, meth
     timings = {"generate_s": time.perf_counter() - started}
     shape = SetShape(len(images), len(columns), batch_size)
     result = GridResult("per_image", shape, [], [], columns, cells, timings,  # type: ignore[arg-type]
-                        {"forward": int(len(images))}, {"method": method})
+                        {"forward": evaluations}, {"method": method})
     return result, maps
+
+
+def _row_extras(extra: dict[str, Any], count: int, index: int) -> dict[str, Any]:
+    """The per-row values of an Explanation's ``extra`` (sequences of one value per input image) for row
+    ``index``, as JSON-able scalars or lists."""
+    import torch
+
+    values = {}
+    for key, value in extra.items():
+        if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim >= 1 and len(value) == count:
+            item = value[index]
+            item = item.tolist() if hasattr(item, "tolist") else item
+        elif isinstance(value, (list, tuple)) and len(value) == count:
+            item = value[index]
+        else:
+            continue
+        if isinstance(item, (bool, int, float, str)) or item is None or isinstance(item, list):
+            values[key] = item
+    return values
+
+
+def _generated_cells(model, images, labels, logits, method, parameters, class_names, source_indices, batch_size,
+                     auxiliaries, cells, report) -> tuple[list[str], int]:
+    """Rows of [original | the K images the method generates for it]; (column labels, network evaluations the
+    method reported in ``extra["network_evaluations"]``, summed over batches)."""
+    cls = method_get(method)
+    explainer = cls(method_config(method, parameters))
+    missing = [role for role in cls.auxiliary if role not in auxiliaries]
+    if missing:
+        raise ValueError(f"{method} needs the auxiliary model(s) {', '.join(missing)}")
+    dtype = next(model.parameters()).dtype
+    labels_of_columns: list[str] = []
+    evaluations = 0
+    for part in batches(len(images), batch_size):
+        x = pixels.to_tensor(images[part], dtype)
+        explanation = explainer.explain(model, x, auxiliaries=auxiliaries) if cls.auxiliary \
+            else explainer.explain(model, x)
+        produced = explanation.images.detach().float().cpu()
+        if produced.dim() != 5 or produced.shape[0] != x.shape[0]:
+            raise ValueError(f"{method} returned images of shape {tuple(produced.shape)}; expected N×K×C×H×W "
+                             f"with N = {x.shape[0]}")
+        count, columns = produced.shape[0], produced.shape[1]
+        generated = pixels.to_uint8(produced.flatten(0, 1)).reshape(count, columns, *images.shape[1:])
+        if not labels_of_columns:
+            labels_of_columns = [str(c.get("label", f"Step {k + 1}")) for k, c in enumerate(explanation.columns)]
+        reported = explanation.extra.get("network_evaluations")
+        evaluations += int(reported) if isinstance(reported, (int, float)) else 0
+        for i, r in enumerate(range(part.start, part.stop)):
+            prediction = int(logits[r].argmax())
+            label = int(labels[r])
+            meta = {"label": _class(class_names, label), "prediction": _class(class_names, prediction),
+                    "label_index": label, "prediction_index": prediction}
+            row_extra = _row_extras(explanation.extra, count, i)
+            cells.append(Cell(r, 0, as_rgb(images[r]), float(logits[r][prediction]), True, int(source_indices[r]),
+                              {**meta, "role": "original"}))
+            for k in range(columns):
+                column = {key: value for key, value in explanation.columns[k].items() if key != "label"} \
+                    if k < len(explanation.columns) else {}
+                cells.append(Cell(r, 1 + k, as_rgb(generated[i, k]), float(explanation.logits[i, k]), False,
+                                  int(source_indices[r]),
+                                  {**parameters, **meta, **row_extra, **column, "role": "explanation"}))
+        report(part.stop / len(images), f"generating images with {method}")
+    return ["Image"] + labels_of_columns, evaluations
 
 
 def _original_and(cells: list[Cell], row: int, image, logit_row, label: int, prediction: int,

@@ -4,6 +4,7 @@ Sixt et al. (section 2): x~ = phi^-1(z + alpha w) "will correspond exactly to th
 What a participant sees is the 8-bit image, so the check is made on the logit of exactly that image (a
 grid cell's ``logit``): the mean and largest absolute error against the column targets, set against the
 spacing of the targets, and the share of rows whose logits rise monotonically in the targets' order.
+A column without a target (an isofactual row's original, which opens its row) takes part in neither.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .layout import GridResult
 
 
 def grid_rows(result: GridResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(images R×C×H×W×3, served logits R×C, is-original R×C, column targets C) of a row-kind grid."""
+    """(images R×C×H×W×3, served logits R×C, is-original R×C, column targets C; NaN where none) of a row-kind
+    grid."""
     rows, columns = result.layout.rows, len(result.targets)
     images = np.zeros((rows, columns, *result.cells[0].image.shape), dtype=np.uint8)
     logits = np.full((rows, columns), np.nan)
@@ -24,19 +26,23 @@ def grid_rows(result: GridResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         images[cell.row, cell.column] = cell.image
         logits[cell.row, cell.column] = cell.logit
         original[cell.row, cell.column] = cell.is_original
-    return images, logits, original, np.asarray(result.targets, dtype=np.float64)
+    targets = np.array([np.nan if t is None else t for t in result.targets], dtype=np.float64)
+    return images, logits, original, targets
 
 
 def faithfulness(logits: np.ndarray, original: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     """Errors of the generated cells (an original keeps its own logit) and the share of monotone rows.
 
-    A row is monotone when its logits, originals included, strictly increase in the order of the targets.
+    A row is monotone when its logits in the columns that have a target (NaN: none), originals included,
+    strictly increase in the order of the targets.
     """
-    generated = ~original & np.isfinite(logits)
+    with_target = np.isfinite(targets)
+    generated = ~original & np.isfinite(logits) & with_target[None, :]
     errors = np.abs(logits - targets[None, :])[generated]
-    ordered = logits[:, np.argsort(targets)]
-    monotone = np.all(np.diff(ordered, axis=1) > 0, axis=1)
-    spacing = float(np.min(np.diff(np.sort(targets)))) if len(targets) > 1 else float("nan")
+    columns = np.flatnonzero(with_target)[np.argsort(targets[with_target])]
+    monotone = np.all(np.diff(logits[:, columns], axis=1) > 0, axis=1)
+    ordered_targets = np.sort(targets[with_target])
+    spacing = float(np.min(np.diff(ordered_targets))) if len(ordered_targets) > 1 else float("nan")
     mean_error = float(errors.mean()) if errors.size else float("nan")
     return {
         "mean_abs_error": mean_error,

@@ -148,6 +148,22 @@ def column_labels(columns: int, left: str = "Stretchy", right: str = "Sticky") -
             + [f"{right}, {levels[d - 1]}" for d in range(1, side + 1)])
 
 
+#: Header of the column in which an isofactual row's original opens the row.
+ORIGINAL_COLUMN_LABEL = "Original"
+
+
+def display_columns(kind: str, targets: Sequence[float], labels: Sequence[str]
+                    ) -> tuple[list[float | None], list[str]]:
+    """(target, header) of every shown column of a grid of ``kind``, given those of its logit columns.
+
+    An isofactual grid's rows open with the original in a column of its own (no logit target: None), the
+    seed's Figure 7a; every other kind shows exactly its logit columns.
+    """
+    if kind == "isofactual":
+        return [None, *targets], [ORIGINAL_COLUMN_LABEL, *labels]
+    return list(targets), list(labels)
+
+
 def check_bin_capacity(bins: np.ndarray, needed: int, columns: int, labels: Sequence[str] | None = None) -> None:
     """Raise GridLayoutError naming every bin that holds fewer than ``needed`` held-out images."""
     counts = bin_counts(bins, columns)
@@ -189,8 +205,8 @@ class Cell:
 class GridResult:
     kind: str
     layout: GridLayout
-    targets: list[float]
-    edges: list[float | None]  # logit bin boundaries per column, null = unbounded
+    targets: list[float | None]  # per shown column; None where a column has no logit target (an original)
+    edges: list[float | None]  # boundaries of the logit bins (layout.columns + 1), null = unbounded
     labels: list[str]
     cells: list[Cell]
     timings: dict[str, float]

@@ -7,14 +7,19 @@ Sixt et al. (seeds/invertibility-ideal-counterfactuals-user-study.txt, section 3
 * counterfactual (method ``counterfactual_interpolation``): rows // columns originals per bin; each original
   sits in its own bin's column with a golden frame and the rest of its row holds phi^-1(z + alpha w) with the
   logit set exactly to the column target;
-* isofactual (method ``isofactual``, section 2 "PCA Isosurface"): like the counterfactual grid, but each
-  row's original first moves along one principal direction of z orthogonal to w, so every column stays an
-  isosurface at its target logit while the rows show what the model ignores.
+* isofactual (method ``isofactual``, section 2 "PCA Isosurface"): each row's original first moves along one
+  principal direction of z orthogonal to w, so every column stays an isosurface at its target logit while
+  the rows show what the model ignores. No cell of such a row is the original itself, so the original opens
+  its row in a column of its own, "Original", before the logit columns (as in the seed's Figure 7a, where
+  each isosurface starts from its sample): rows × (1 + columns) cells, that column without a logit target.
 
 Columns run from negative to positive logits, or mirrored with ``positive_on_left`` (the seed shows
-Stretchy, label 1, on the left). Each generated cell records the logit of its 8-bit image as shown (its
-``latent_logit`` parameter keeps the edited latent's), and the result's ``extra["faithfulness"]`` sets
-those logits against the column targets (explainers.core.stimuli.faithfulness).
+Stretchy, label 1, on the left). Every generated cell is served as the 8-bit image whose own logit is
+closest to its column's target (explainers.core.methods.served: the rounding of the decoded image is chosen,
+and the latent target corrected where rounding cannot close the gap); its ``logit`` is measured on exactly
+that image, its ``latent_logit`` parameter is the logit of the latent it was decoded from. The result's
+``extra["faithfulness"]`` sets the served logits against the column targets
+(explainers.core.stimuli.faithfulness); ``network_evaluations`` counts forward, inverse and backward passes.
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ from .layout import (
     GridResult,
     check_bin_capacity,
     column_labels,
+    display_columns,
     original_rows,
 )
 
@@ -98,7 +104,7 @@ def build_logit_grid(model, images: np.ndarray, *, kind: str, layout: GridLayout
     labels = list(labels or column_labels(layout.columns))
     report = progress or (lambda fraction, stage: None)
     timings: dict[str, float] = {}
-    evaluations = {"forward": 0, "inverse": 0}
+    evaluations = {"forward": 0, "inverse": 0, "backward": 0}
     model.eval()
 
     started = time.perf_counter()
@@ -125,8 +131,9 @@ def build_logit_grid(model, images: np.ndarray, *, kind: str, layout: GridLayout
     timings["generate_s"] = time.perf_counter() - started
     cells.sort(key=lambda cell: (cell.row, cell.column))
     extra["positive_on_left"] = positive_on_left
-    result = GridResult(kind, layout, columns.targets, columns.edges_json(), labels, cells, timings, evaluations,
-                        extra)
+    shown_targets, shown_labels = display_columns(kind, columns.targets, labels)
+    result = GridResult(kind, layout, shown_targets, columns.edges_json(), shown_labels, cells, timings,
+                        evaluations, extra)
     if kind != "baseline":
         extra["faithfulness"] = grid_faithfulness(result)
     return result
@@ -145,45 +152,60 @@ def _baseline_cells(images, logits, columns: ColumnBins, layout: GridLayout, see
 def _counterfactual_cells(model, images, logits, z, columns: ColumnBins, layout: GridLayout, seed: int,
                           params: dict[str, Any], kind: str, device, evaluations: dict[str, int],
                           extra: dict[str, Any], report: ProgressCallback) -> list[Cell]:
+    """Rows of one original each: its counterfactuals (or isofactuals) at every column target, served as 8-bit
+    images whose own logits hold the targets (``CounterfactualInterpolation.explain(..., served=True)``).
+
+    A counterfactual row shows the original itself in its own bin's column. An isofactual row first moves the
+    original along a principal direction orthogonal to w, so no cell of the row is the original: the original
+    opens the row in a column of its own (the seed's Figure 7a), followed by the isosurface at every target.
+    """
     import torch
 
     rows = original_rows(draw_per_bin(columns.bins, layout.originals_per_bin(), layout.columns, seed))
     sources = np.array([s for s, _ in rows])
     keep = np.ones((len(rows), layout.columns), dtype=bool)
-    keep[np.arange(len(rows)), [c for _, c in rows]] = False  # the original is shown in its own bin's column
     shifts, row_info = None, [{} for _ in rows]
     if kind == "isofactual":
         isofactual = method_get("isofactual")(method_config("isofactual", params))
         reference = torch.as_tensor(z, dtype=torch.float64)
         shifts, row_info = isofactual.row_shifts(model, reference, len(rows))
         extra["isofactual_components"] = min(isofactual.config.n_components, reference.shape[1])
+    else:
+        keep[np.arange(len(rows)), [c for _, c in rows]] = False  # the original is shown in its own bin's column
+    offset = len(display_columns(kind, [], [])[0])  # columns before the logit columns
     counterfactual = method_get("counterfactual_interpolation")(
         method_config("counterfactual_interpolation", {"target_logits": columns.targets}))
     cells: list[Cell] = []
+    flips: list[int] = []
     chunk = max(1, layout.batch_size // layout.columns)
     for part in batches(len(rows), chunk):
         explanation = counterfactual.explain(
-            model, images[sources[part]], shifts=None if shifts is None else shifts[part],
-            keep=keep[part], reencode=False)
+            model, images[sources[part]], shifts=None if shifts is None else shifts[part], keep=keep[part],
+            served=True)
+        for key, count in explanation.extra["network_evaluations"].items():
+            evaluations[key] = evaluations.get(key, 0) + count
         n, k = explanation.images.shape[:2]
         shown = pixels.to_uint8(explanation.images.reshape(n * k, *explanation.images.shape[2:]))
-        mask = keep[part].reshape(-1)
-        shown_logits = np.full(n * k, np.nan)
-        shown_logits[mask], _ = score_images(model, shown[mask], batch_size=layout.batch_size, device=device)
-        evaluations["forward"] += n + int(mask.sum())
-        evaluations["inverse"] += int(mask.sum())
+        shown_logits = explanation.logits.double().cpu().numpy().reshape(-1)
         alphas = explanation.extra["alphas"].double().cpu().numpy()
         latent_logits = explanation.extra["target_logits_in_z"].double().cpu().numpy()
+        cell_flips = explanation.extra["flips"].cpu().numpy()
         for i, r in enumerate(range(part.start, part.stop)):
             source, own_column = rows[r]
+            original = Cell(r, 0 if offset else own_column, images[source], float(logits[source]), True, source,
+                            {**params, **row_info[r], "original": True, **({} if offset else {"bin": own_column})})
+            cells.append(original)
             for c in range(layout.columns):
-                if c == own_column:
-                    cells.append(Cell(r, c, images[source], float(logits[source]), True, source,
-                                      {**params, "bin": c, "original": True}))
+                if not keep[r, c]:
                     continue
-                cells.append(Cell(r, c, shown[i * k + c], float(shown_logits[i * k + c]), False, source, {
+                flips.append(int(cell_flips[i, c]))
+                cells.append(Cell(r, offset + c, shown[i * k + c], float(shown_logits[i * k + c]), False, source, {
                     **params, **row_info[r], "target_logit": columns.targets[c], "alpha": float(alphas[i, c]),
                     "latent_logit": float(latent_logits[i, c]), "original_logit": float(logits[source]),
+                    "rounding_flips": int(cell_flips[i, c]),
                 }))
         report(part.stop / len(rows), "generating counterfactuals")
+    size = int(np.prod(images.shape[1:]))
+    extra["served_rounding"] = {"mean_flipped_values": float(np.mean(flips)) if flips else 0.0,
+                                "max_flipped_values": int(max(flips, default=0)), "values_per_image": size}
     return cells

@@ -160,5 +160,5 @@ def _noisy_labels(config: TrainConfig, labels: np.ndarray) -> np.ndarray:
 FAMILY = ModelFamily(
     architecture=GlowClassifier.architecture, checkpoint_format=CHECKPOINT_FORMAT, model_class=GlowClassifier,
     config_class=TrainConfig, loss=_loss, eval_sums=_eval_sums, dataset_arrays=dataset_arrays,
-    label_dtype="float32", prepare_labels=_noisy_labels,
+    label_dtype="float32", prepare_labels=_noisy_labels, presets=PRESETS, registered_kind="invertible",
 )

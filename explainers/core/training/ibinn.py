@@ -147,5 +147,6 @@ def fit_class_means(model: IBINNClassifier, images: np.ndarray, batch_size: int 
 FAMILY = ModelFamily(
     architecture=IBINNClassifier.architecture, checkpoint_format=CHECKPOINT_FORMAT, model_class=IBINNClassifier,
     config_class=IBINNTrainConfig, loss=_loss, eval_sums=_eval_sums, dataset_arrays=dataset_arrays,
-    finish=fit_class_means, extra_metrics=lambda config: {"beta": config.beta},
+    finish=fit_class_means, extra_metrics=lambda config: {"beta": config.beta}, presets=IBINN_PRESETS,
+    registered_kind="invertible",
 )
