@@ -9,6 +9,7 @@ from stats.services import AnalysisError, AnalysisParameters, analysis_run
 from studies.designs.annotation.analysis import annotation_analyse
 from studies.designs.annotation.models import AnnotationAllocation, AnnotationItem, AnnotationVote
 from studies.models import Participant
+from studies.services.exclusions import participant_exclude
 
 from .factories import make_annotation_study
 
@@ -58,8 +59,13 @@ def test_excluded_participants_do_not_vote_and_short_items_are_reported():
     cast(study, {"pair-0": ["1", "1"], "pair-1": ["2", "2"]}, status=Participant.Status.ACTIVE, prefix="A")
     cast(study, {"pair-0": ["1"]}, status=Participant.Status.FAILED_ATTENTION, prefix="F")
     cast(study, {"pair-0": ["1"]}, simulated=True, prefix="S")
+    # The researcher's exclusion (with its reason) counts here as it does in the between-group analysis.
+    dissenter, = cast(study, {"pair-0": ["1"], "pair-1": ["2"]}, prefix="R")
+    participant_exclude(participant=dissenter, reason="answered in 40 s")
     results = annotation_analyse(study=study)
-    assert results["exclusions"]["counts"] == {"simulated": 1, "incomplete": 2, "failed_attention": 1}
+    assert results["exclusions"]["counts"] == {"simulated": 1, "incomplete": 2, "failed_attention": 1,
+                                               "researcher": 1}
+    assert {"participant": dissenter.pk, "reasons": ["researcher"]} in results["exclusions"]["participants"]
     assert results["tasks"][0]["overall"]["majority_vote"]["proportion"] == 1.0
     with_simulated = annotation_analyse(study=study, include_simulated=True)
     assert with_simulated["data_hash"] != results["data_hash"]

@@ -34,7 +34,7 @@ def annotation_analyse(*, study: Study, include_simulated: bool = False) -> dict
     if not tasks:
         raise AnalysisInputError(f"Study {study.slug!r} has no annotation tasks to analyse.")
     participants = list(Participant.objects.filter(study=study).exclude(status=Participant.Status.DECLINED)
-                        .values("pk", "status", "is_simulated", "attention_failed"))
+                        .values("pk", "status", "is_simulated", "attention_failed", "excluded_reason"))
     included, exclusions = participants_included(participants, study=study, include_simulated=include_simulated,
                                                  attention=True)
 

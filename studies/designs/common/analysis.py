@@ -17,6 +17,7 @@ EXCLUSION_REASONS = {
     "simulated": "simulated participant (use include_simulated to analyse them)",
     "incomplete": "did not complete the study",
     "failed_attention": "answered an attention item wrongly",
+    "researcher": "excluded by the researcher, with a recorded reason (dashboard, admin or API)",
 }
 
 
@@ -28,6 +29,8 @@ def _exclusion_reasons(participant: dict[str, Any], *, include_simulated: bool, 
         reasons.append("failed_attention")
     elif participant["status"] != Participant.Status.COMPLETED:
         reasons.append("incomplete")
+    if participant.get("excluded_reason"):
+        reasons.append("researcher")
     return reasons
 
 
@@ -35,8 +38,9 @@ def participants_included(participants: list[dict[str, Any]], *, study: Study, i
                           attention: bool = False) -> tuple[set[int], dict[str, Any]]:
     """(pks of the participants who count, the analysis' "exclusions" section).
 
-    ``participants`` are dicts with pk, status, is_simulated (and attention_failed when ``attention``: the
-    design has attention items). Raises AnalysisInputError when nobody counts.
+    ``participants`` are dicts with pk, status, is_simulated, excluded_reason (the researcher's exclusion; empty
+    when none) and, when ``attention`` (the design has attention items), attention_failed. Raises
+    AnalysisInputError when nobody counts.
     """
     reasons_used = [reason for reason in EXCLUSION_REASONS if attention or reason != "failed_attention"]
     included, excluded, reason_counts = set(), [], Counter()
@@ -50,7 +54,7 @@ def participants_included(participants: list[dict[str, Any]], *, study: Study, i
     if not included:
         summary = ", ".join(f"{reason}: {count}" for reason, count in reason_counts.items()) or "nobody took part"
         raise AnalysisInputError(f"No participants left to analyse in {study.slug!r} ({summary}).")
-    rules = {"simulated": not include_simulated, "incomplete": True}
+    rules = {"simulated": not include_simulated, "incomplete": True, "researcher": True}
     if attention:
         rules["failed_attention"] = True
     return included, {

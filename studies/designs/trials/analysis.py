@@ -31,7 +31,7 @@ def trials_analyse(*, study: Study, include_simulated: bool = False, correction:
         raise AnalysisInputError(f"Study {study.slug!r} has {len(methods)} method(s); compare at least two.")
     setup = TrialSetup.objects.filter(study=study).first()
     participants = list(Participant.objects.filter(study=study, trial_session__isnull=False)
-                        .values("pk", "status", "is_simulated"))
+                        .values("pk", "status", "is_simulated", "excluded_reason"))
     included, exclusions = participants_included(participants, study=study, include_simulated=include_simulated)
 
     keys = [m.key for m in methods]

@@ -13,6 +13,7 @@ from stats.services import AnalysisError, AnalysisParameters, analysis_run
 from studies.designs.trials import services
 from studies.designs.trials.models import Trial
 from studies.models import Participant
+from studies.services.exclusions import participant_exclude
 from studies.services import PlatformIdentity, participant_consent, participant_enter
 
 from .factories import make_trials_study
@@ -57,7 +58,7 @@ def test_analysis_reports_means_friedman_wilcoxon_and_the_mixed_model(analysed_s
     results = analysis.results
     assert results["design"] == "within_subject"
     assert results["exclusions"]["included"] == 10
-    assert results["exclusions"]["counts"] == {"simulated": 1, "incomplete": 1}
+    assert results["exclusions"]["counts"] == {"simulated": 1, "incomplete": 1, "researcher": 0}
     assert results["trials_analysed"] == 240
     assert results["correction"] == "holm"
     first = results["tests"][0]
@@ -70,6 +71,15 @@ def test_analysis_reports_means_friedman_wilcoxon_and_the_mixed_model(analysed_s
     assert model["status"] == "ok" and model["reference"] == "cem"
     assert {e["method"]: e["difference"] for e in model["effects"]}["gradcam"] < -1
     json.dumps(results)
+
+
+@pytest.mark.django_db
+def test_a_participant_the_researcher_excluded_leaves_the_analysis(analysed_study):
+    excluded = Participant.objects.get(study=analysed_study, external_id="P3")
+    participant_exclude(participant=excluded, reason="straight-lined every rating")
+    results = analysis_run(study=analysed_study, parameters=AnalysisParameters()).results
+    assert results["exclusions"]["included"] == 9 and results["exclusions"]["counts"]["researcher"] == 1
+    assert results["trials_analysed"] == 9 * 24
 
 
 @pytest.mark.django_db
