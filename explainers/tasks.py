@@ -45,3 +45,33 @@ def pregenerate_grid(self, grid_id: int) -> dict:
     grid = grid_pregenerate(grid_id, progress=report)
     log.info("pregenerate_grid %s finished with status %s", grid_id, grid.status)
     return {"grid_id": grid.pk, "status": grid.status, "progress": grid.progress, "error": grid.error}
+
+
+@shared_task(
+    bind=True,
+    name="explainers.tasks.train_explainer",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=GRID_TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=3,
+)
+def train_explainer(self, classifier_id: int, out: str, name: str, preset: str = "exaggeration-two4two-32") -> dict:
+    """Train (resuming a half-finished file) and register the progressive-exaggeration explainer of classifier
+    ``classifier_id`` (see explainers.services.exaggeration). Progress goes to the task state (PROGRESS,
+    meta ``{"classifier_id", "step", "steps"}``)."""
+    from explainers.services.exaggeration import explainer_train_and_register
+
+    def report(step: int, total: int, metrics: dict) -> None:
+        if self.request.is_eager or not self.request.id or (step % 25 and step != total):
+            return
+        try:
+            self.update_state(state="PROGRESS", meta={"classifier_id": classifier_id, "step": step, "steps": total})
+        except Exception:  # a result backend hiccup must not fail the training
+            log.warning("could not store progress of the explainer of %s", classifier_id, exc_info=True)
+
+    model = explainer_train_and_register(classifier_id=classifier_id, out=out, name=name, preset=preset,
+                                         progress=report)
+    return {"classifier_id": classifier_id, "explainer_id": model.pk, "sha256": model.sha256}

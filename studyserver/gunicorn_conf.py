@@ -26,6 +26,7 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
 threads = _env_int("GUNICORN_THREADS", 4)
+worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
 # A participant page takes milliseconds; 30 s means something is stuck: kill and replace the worker.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)

@@ -197,19 +197,21 @@ CHECKPOINT_CAPABILITIES = {
 
 @transaction.atomic
 def model_register_checkpoint(*, owner, checkpoint: Checkpoint, name: str = "",
-                              metrics: dict[str, Any] | None = None) -> RegisteredModel:
+                              metrics: dict[str, Any] | None = None, dataset: Dataset | None = None) -> RegisteredModel:
     """A platform-trained checkpoint of any family as a registered model (reused when registered already).
 
     The kind comes from the checkpoint's model family (invertible flows, differentiable CNNs, generators),
     the capabilities from the kind, the accuracy from the recorded test (else validation) accuracy;
-    ``metrics`` are added to the checkpoint's (e.g. what an explainer was trained for).
+    ``metrics`` are added to the checkpoint's (e.g. what an explainer was trained for); ``dataset`` replaces
+    the checkpoint's (an explainer belongs to the dataset of the classifier it explains).
     """
     from explainers.core.training.families import family_of_model
 
     existing = RegisteredModel.objects.filter(checkpoint=checkpoint, owner=owner).first()
     if existing is not None:
         return existing
-    if checkpoint.dataset is None:
+    dataset = dataset or checkpoint.dataset
+    if dataset is None:
         raise ValidationError({"checkpoint": ["This checkpoint records no dataset."]})
     try:
         loaded = checkpoint_load(checkpoint.file)
@@ -219,7 +221,6 @@ def model_register_checkpoint(*, owner, checkpoint: Checkpoint, name: str = "",
         raise ValidationError({"checkpoint": [f"The file of checkpoint {checkpoint.name!r} changed since it was "
                                               f"registered (sha256 {loaded.sha256[:12]}…)."]})
     kind = RegisteredModel.Kind(family_of_model(loaded.model).registered_kind)
-    dataset = checkpoint.dataset
     net = loaded.model.config
     size = int(getattr(net, "image_size", 0))
     channels = int(getattr(net, "in_channels", 3))

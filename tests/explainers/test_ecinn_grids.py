@@ -69,3 +69,55 @@ def test_ecinn_grid_configuration_errors(researcher, ibinn_two4two_file, tmp_pat
     with pytest.raises(ValidationError, match="class-conditional latents"):
         grid_create(owner=researcher, checkpoint=glow_like, method="ecinn", layout=LAYOUT, enqueue=False)
     assert not StimulusGrid.objects.exists()
+
+
+# ------------------------------------------------------------------ the configured parameters are honoured
+
+def _core_grid(path, kind, parameters, rows=3):
+    from explainers.core.datasets import two4two
+    from explainers.core.stimuli.ecinn_grid import build_ecinn_grid
+    from explainers.core.stimuli.layout import GridLayout
+    from explainers.core.training.checkpoints import checkpoint_read
+
+    loaded = checkpoint_read(path)
+    images, _, _ = two4two.sample(120, 5, "study", loaded.model.config.image_size)
+    layout = GridLayout.from_dict({**LAYOUT, "rows": rows})
+    return build_ecinn_grid(loaded.model.double(), images, kind=kind, layout=layout, seed=0,
+                            method_parameters=parameters, device="cpu")
+
+
+def _cells(result, column):
+    return [cell for cell in result.cells if cell.column == column]
+
+
+def test_the_heatmap_grid_shows_the_configured_alpha(ibinn_two4two_file):
+    import numpy as np
+
+    at = {alpha: _core_grid(ibinn_two4two_file, "ecinn_heatmap", {"target_classes": (), "alpha": alpha})
+          for alpha in ("alpha0", "alpha1")}
+    assert at["alpha0"].labels[1:] == ["Counterfactual at α0", "Change |x̂ − x| at α0"]
+    for alpha, result in at.items():
+        assert {cell.parameters["alpha_name"] for cell in result.cells if not cell.is_original} == {alpha}
+    first = [cell.image for cell in _cells(at["alpha0"], 1)]
+    second = [cell.image for cell in _cells(at["alpha1"], 1)]
+    assert any(not np.array_equal(a, b) for a, b in zip(first, second))  # alpha changes the output
+
+
+def test_target_classes_restrict_the_rows_to_images_predicted_otherwise(ibinn_two4two_file):
+    result = _core_grid(ibinn_two4two_file, "ecinn", {"target_classes": (1,)}, rows=6)
+    generated = [cell for cell in result.cells if not cell.is_original]
+    assert len(_cells(result, 0)) == 6
+    assert {cell.parameters["target_class"] for cell in generated} == {1}
+    assert {cell.parameters["predicted_class"] for cell in generated} == {0}
+    free = _core_grid(ibinn_two4two_file, "ecinn", {"target_classes": ()}, rows=6)
+    assert {cell.parameters["target_class"] for cell in free.cells if not cell.is_original} == {0, 1}
+
+
+def test_one_heatmap_scale_serves_every_row_and_is_recorded(ibinn_two4two_file):
+    result = _core_grid(ibinn_two4two_file, "ecinn_heatmap", {"target_classes": (), "alpha": "alpha1"}, rows=6)
+    heatmaps = _cells(result, 2)
+    scales = {cell.parameters["heatmap_scale"] for cell in heatmaps}
+    assert len(scales) == 1 and result.extra["heatmap_scale"] == scales.pop() > 0
+    # the row with the largest change reaches the end of the colour map; the others stay below it
+    reds = [int(cell.image[..., 1].min()) for cell in heatmaps]  # green falls as red deepens on RdBu_r
+    assert min(reds) < max(reds)

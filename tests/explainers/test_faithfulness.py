@@ -53,6 +53,55 @@ def test_faithfulness_counts_errors_of_generated_cells_and_monotone_rows():
     assert (result["monotone_rows"], result["rows"], result["monotone_share"]) == (1, 2, 0.5)
 
 
+def test_a_column_without_a_target_takes_no_part_in_errors_or_monotony():
+    """An isofactual row opens with its original in a column of its own (target NaN)."""
+    targets = np.array([np.nan, 1.0, 0.0, -1.0])
+    logits = np.array([[5.0, 1.0, 0.1, -1.0],    # monotone over the target columns despite the opening original
+                       [-5.0, 1.0, 1.2, -1.0]])  # not monotone
+    original = np.zeros_like(logits, dtype=bool)
+    original[:, 0] = True
+    result = faithfulness(logits, original, targets)
+    assert result["generated_cells"] == 6 and result["target_spacing"] == 1.0
+    assert result["mean_abs_error"] == pytest.approx((0.1 + 1.2) / 6)
+    assert (result["monotone_rows"], result["rows"]) == (1, 2)
+
+
+@pytest.mark.parametrize("kind", ["counterfactual", "isofactual"])
+def test_every_served_row_is_monotone_and_on_target_on_the_code_path_that_writes_grids(kind, tmp_path):
+    """build_logit_grid -> write_grid_files -> the PNGs read back: each generated cell's PNG re-encodes to its
+    column's target within 1 % of the target spacing (the served-rounding tolerance), every row is monotone,
+    and the grid's tally of network evaluations includes the rounding search's passes."""
+    import torch
+
+    from explainers.core.pixels import to_tensor
+    from explainers.core.stimuli.layout import GridLayout
+    from explainers.core.stimuli.logit_grid import build_logit_grid
+    from explainers.core.stimuli.manifest import read_png, write_grid_files
+    from tests.explainers.tiny_model import tiny_images, tiny_model
+
+    model = tiny_model(torch.float32)
+    result = build_logit_grid(model, tiny_images(120, seed=4), kind=kind,
+                              layout=GridLayout(rows=10, held_out=120, batch_size=64), seed=0)
+    write_grid_files(result, tmp_path, manifest={})
+    targets = np.array([np.nan if t is None else t for t in result.targets])
+    served = np.full((10, len(targets)), np.nan)
+    original = np.zeros_like(served, dtype=bool)
+    for cell in result.cells:
+        with torch.no_grad():
+            served[cell.row, cell.column] = float(model.logit(to_tensor(read_png(tmp_path / cell.filename)[None])))
+        original[cell.row, cell.column] = cell.is_original
+        assert cell.logit == pytest.approx(served[cell.row, cell.column], abs=1e-4)
+    spacing = np.min(np.diff(np.sort(targets[np.isfinite(targets)])))
+    generated = ~original & np.isfinite(targets)[None, :]
+    assert np.abs(served - targets)[generated].max() <= 0.011 * spacing
+    report = faithfulness(served, original, targets)
+    assert report["monotone_share"] == 1.0 and report["generated_cells"] == (50 if kind == "isofactual" else 40)
+    assert result.extra["faithfulness"]["max_abs_error"] == pytest.approx(report["max_abs_error"], abs=1e-4)
+    evaluations = result.network_evaluations
+    assert evaluations["backward"] > 0 and evaluations["forward"] >= 120 + 10 + report["generated_cells"]
+    assert evaluations["inverse"] >= report["generated_cells"]
+
+
 def test_the_quality_report_reads_the_served_rows_and_draws_its_figure(tmp_path):
     from explainers.core.evaluation.counterfactual_quality import (
         REGRESSED_PARAMETERS, grid_quality_report, readout_load, readout_save, train_regressors)

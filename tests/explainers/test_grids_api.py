@@ -137,7 +137,10 @@ def test_the_command_pregenerates_with_a_progress_bar(checkpoint, capsys):  # no
                  "--rows", "5", "--layout", '{"held_out": 200}', "--params", '{"n_components": 2}', "--wait")
     out, err = capsys.readouterr()
     grid = StimulusGrid.objects.get()
-    assert grid.is_ready and f"grid {grid.pk} ready: 25 cells" in out
+    # 5 rows × (the original, which opens each isofactual row in a column of its own as in the seed's
+    # Figure 7a, + 5 logit columns) = 30 cells; a counterfactual grid of this layout has 25.
+    assert grid.is_ready and f"grid {grid.pk} ready: 30 cells" in out
+    assert grid.column_labels[0] == "Original" and len(grid.column_labels) == 6
     assert "100%" in err  # tqdm's bar
 
 

@@ -30,8 +30,10 @@ class Two4TwoSpec:
         return f"two4two-r{two4two.RENDER_VERSION}-{self.sampler}-s{self.seed}-n{self.n}-{self.size}px.npz"
 
 
-def two4two_arrays(spec: Two4TwoSpec, cache_dir: Path | str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 N×H×W×3, labels int64 N) of ``spec``, rendered once and cached under ``cache_dir``."""
+def two4two_arrays(spec: Two4TwoSpec, cache_dir: Path | str | None = None, *,
+                   workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 N×H×W×3, labels int64 N) of ``spec``, rendered once (by ``workers`` processes, see
+    two4two.render_many) and cached under ``cache_dir``."""
     path = Path(cache_dir) / spec.filename if cache_dir is not None else None
     if path is not None and path.exists():
         try:
@@ -39,7 +41,7 @@ def two4two_arrays(spec: Two4TwoSpec, cache_dir: Path | str | None = None) -> tu
                 return data["images"], data["labels"]
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a broken cache file is re-rendered
-    images, labels, _ = two4two.sample(spec.n, spec.seed, spec.sampler, spec.size)
+    images, labels, _ = two4two.sample(spec.n, spec.seed, spec.sampler, spec.size, workers=workers)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp.npz")

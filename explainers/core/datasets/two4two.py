@@ -190,11 +190,12 @@ def _check_size(size: int) -> int:
 
 
 def sample(n: int, seed: int, sampler: str = "study", size: int = 64, *,
-           options: SamplerOptions = SamplerOptions()) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+           options: SamplerOptions = SamplerOptions(),
+           workers: int | None = None) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Draw ``n`` Two4Two images: (uint8 N×H×W×3 images, int64 labels, parameter records).
 
-    Deterministic for (n, seed, sampler, size, options); the first k records of ``sample(n, seed)`` equal
-    ``sample(k, seed)``'s.
+    Deterministic for (n, seed, sampler, size, options), whatever ``workers`` renders them; the first k records
+    of ``sample(n, seed)`` equal ``sample(k, seed)``'s.
     """
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise Two4TwoError(f"number of images must be a non-negative integer, got {n!r}")
@@ -203,9 +204,7 @@ def sample(n: int, seed: int, sampler: str = "study", size: int = 64, *,
         raise Two4TwoError(f"unknown Two4Two sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     rng = np.random.default_rng(seed)
     params = [sample_parameters(rng, sampler, options) for _ in range(int(n))]
-    images = np.empty((len(params), size, size, 3), dtype=np.uint8)
-    for index, record in enumerate(params):
-        images[index] = render(record, size)
+    images = render_many(params, size, workers=workers)
     labels = np.array([record["label"] for record in params], dtype=np.int64)
     return images, labels, params
 
@@ -364,9 +363,34 @@ def intervene(params: dict[str, Any], name: str, value: float, size: int = 64) -
     return Intervention(image=render(changed, size), params=changed)
 
 
-def render_many(params: list[dict[str, Any]], size: int = 64) -> np.ndarray:
-    """Render a list of records into one uint8 N×H×W×3 array."""
-    images = np.empty((len(params), _check_size(size), size, 3), dtype=np.uint8)
+def _render_chunk(job: tuple[list[dict[str, Any]], int]) -> np.ndarray:
+    records, size = job
+    return render_many(records, size)
+
+
+#: Rendering processes when a caller does not say (a GPU machine's many cores render its training data fast);
+#: the default 1 suits web and Celery worker processes, which must not start children.
+RENDER_WORKERS_ENV = "TWO4TWO_RENDER_WORKERS"
+
+
+def render_many(params: list[dict[str, Any]], size: int = 64, *, workers: int | None = None) -> np.ndarray:
+    """Render a list of records into one uint8 N×H×W×3 array; ``workers`` > 1 renders chunks in that many
+    processes (the same pixels: each scene depends on its record alone). Only for a process that may start
+    children (a script, a management command; not a daemonic Celery worker process). ``None``: the
+    ``TWO4TWO_RENDER_WORKERS`` environment variable, else 1."""
+    size = _check_size(size)
+    if workers is None:
+        import os
+
+        workers = max(1, int(os.environ.get(RENDER_WORKERS_ENV) or 1))
+    if workers > 1 and len(params) >= 4 * workers:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunk = -(-len(params) // (4 * workers))
+        jobs = [(params[start:start + chunk], size) for start in range(0, len(params), chunk)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return np.concatenate(list(pool.map(_render_chunk, jobs)))
+    images = np.empty((len(params), size, size, 3), dtype=np.uint8)
     for index, record in enumerate(params):
         images[index] = render(record, size)
     return images

@@ -63,8 +63,9 @@ def pearson_ci(x: np.ndarray, y: np.ndarray, level: float = 0.95) -> dict[str, f
 
 @torch.no_grad()
 def _outputs(model, images: np.ndarray) -> np.ndarray:
-    dtype = next(model.parameters()).dtype
-    return logits_batched(model, to_tensor(images, dtype)).cpu().numpy().astype(np.float64)
+    parameter = next(model.parameters())
+    x = to_tensor(images, parameter.dtype).to(parameter.device)
+    return logits_batched(model, x).cpu().numpy().astype(np.float64)
 
 
 def correlation_table(model, *, sampler: str, size: int, n: int, seed: int,

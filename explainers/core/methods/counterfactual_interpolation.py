@@ -129,14 +129,15 @@ class CounterfactualInterpolation:
 
     @torch.no_grad()
     def explain(self, model, images, *, shifts: Tensor | None = None, keep: Tensor | None = None,
-                reencode: bool = True, served: bool = False) -> Explanation:
+                reencode: bool = True, served: bool = False, tolerance: float = DEFAULT_TOLERANCE) -> Explanation:
         """Counterfactuals of every image at every column.
 
         ``shifts`` (N×D, orthogonal to w) first move each image's features, e.g. along an isofactual direction;
         ``keep`` (N×K booleans) decodes only the marked cells (the others stay black and cost no inverse pass);
         ``reencode`` scores the decoded float images (the default), False gives the logits of the edited
         features instead; ``served`` returns the 8-bit images participants are shown (as bin centres, see
-        explainers.core.pixels) with the logits measured on exactly them (:func:`served_counterfactuals`).
+        explainers.core.pixels) with the logits measured on exactly them (:func:`served_counterfactuals`,
+        searching until a cell is within ``tolerance`` of its target logit).
         ``extra["network_evaluations"]`` counts the forward, inverse and backward passes per image.
         """
         check_weight(model, self.name)
@@ -166,7 +167,8 @@ class CounterfactualInterpolation:
             logits = torch.full((n * k,), float("nan"), dtype=torch.float64, device=x.device)
             flips = torch.zeros(n * k, dtype=torch.long, device=x.device)
             if bool(mask.any()):
-                cells = served_counterfactuals(model, rows_latent.select(mask), logits_in_z[mask])
+                cells = served_counterfactuals(model, rows_latent.select(mask), logits_in_z[mask],
+                                               tolerance=tolerance)
                 decoded[mask], logits[mask], flips[mask] = cells.images, cells.logits, cells.flips
                 # the latent a served cell came from may carry a corrected target: its own alpha and logit
                 alphas = alphas.clone()

@@ -118,7 +118,7 @@ def ecinn_counterfactual(model, x: Tensor, target, *, alpha: str | float = "alph
 
     ``target`` is a class index, a tensor of N indices, or "runner_up" (each image's second most likely
     class); ``alpha`` is "alpha0", "alpha1" or a number. A target equal to the predicted class is refused
-    (ECINN explains "why p and not q").
+    (ECINN explains "why p and not q"). Counterfactual images are clamped to [0, 1], the range an image holds.
     """
     return ecinn_counterfactuals(model, x, target, alphas=(alpha,), allow_same=allow_same)[0]
 
@@ -158,7 +158,7 @@ def ecinn_counterfactuals(model, x: Tensor, target, *, alphas=ALPHA_NAMES,
                 chosen = torch.full_like(alpha0, float(alpha))
             chosen = torch.where(same, torch.zeros_like(chosen), chosen)
             z_new = z + chosen[:, None] * delta
-            decoded = model.decode(latent.with_z(z_new))
+            decoded = model.decode(latent.with_z(z_new)).clamp(0, 1)  # valid pixels, as an image can hold
             results.append(ECINNResult(decoded, z, z_new, predicted, q, chosen, alpha0, alpha1))
     return results
 
@@ -226,7 +226,7 @@ class ECINN:
                 alphas.append(alpha)
                 columns.append({"target_class": q, "alpha": name})
         z_new = torch.stack(cells, 1).reshape(n * len(cells), -1)
-        decoded = torch.cat([model.decode(z_new[s:s + 256]) for s in range(0, z_new.shape[0], 256)])
+        decoded = torch.cat([model.decode(z_new[s:s + 256]) for s in range(0, z_new.shape[0], 256)]).clamp(0, 1)
         k = len(cells)
         class_logits = model.class_logits_from_z(z_new).view(n, k, -1)
         target_index = torch.tensor([c["target_class"] for c in columns], device=z.device)

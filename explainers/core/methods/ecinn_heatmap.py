@@ -3,8 +3,11 @@
 Hvilshoj et al. (seeds/ecinn-efficient-counterfactuals-inn.txt, section 3.3, eq. 4): a large |h| marks a
 pixel that must change a lot for the prediction to move from p to q, i.e. one carrying class-dependent
 information. The reference heatmap code was never released (reference notes, "Not verified"); we show
-the channel sum of x^ - x for the counterfactual at ``alpha`` (the convincing alpha1 by default) and keep
-the per-channel differences in ``extra["heatmaps"]``.
+the sum over the colour channels of |x^ - x| for the counterfactual at ``alpha`` (the convincing alpha1 by
+default): absolute per-channel changes, because a signed sum cancels a change of hue (red up, blue down by as
+much reads as no change). The signed per-channel differences stay in ``extra["heatmaps"]``, and
+``extra["heatmap_scale"]`` is the largest value of all maps of the call, the one colour scale that makes the
+maps of different images and targets comparable (explainers.core.stimuli.ecinn_grid uses one per stimulus set).
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from .registry import register_method
 
 
 def change_map(counterfactual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """h = x^ - x summed over the colour channels (…×C×H×W -> …×H×W): where the counterfactual differs."""
-    return (counterfactual - x).sum(-3)
+    """h = Σ_c |x^_c - x_c| over the colour channels (…×C×H×W -> …×H×W, never negative): how much the
+    counterfactual differs at each pixel, a hue swap included."""
+    return (counterfactual - x).abs().sum(-3)
 
 
 @register_method("ecinn_heatmap", requires=("invertible",))
@@ -53,10 +57,11 @@ class ECINNHeatmap:
         x = full.extra["inputs"]
         heatmaps = counterfactuals - x[:, None]
         n = counterfactuals.shape[0]
+        maps = change_map(counterfactuals, x[:, None])
         return Explanation(
             images=counterfactuals, logits=full.logits[:, keep], rows=full.rows,
-            columns=[{**full.columns[j]} for j in keep], maps=change_map(counterfactuals, x[:, None]),
+            columns=[{**full.columns[j]} for j in keep], maps=maps,
             source_index=full.source_index[:, keep],
             extra={"heatmaps": heatmaps, "alphas": full.extra["alphas"][:, keep], "predicted": full.extra["predicted"],
-                   "inputs": x, "network_evaluations": {"forward": n, "inverse": n * len(full.columns)}},
+                   "inputs": x, "heatmap_scale": float(maps.max()) if maps.numel() else 0.0, "network_evaluations": {"forward": n, "inverse": n * len(full.columns)}},
         )

@@ -23,7 +23,7 @@ def principal_directions(weight: torch.Tensor, z: torch.Tensor) -> tuple[torch.T
     The directions are orthogonal to w (the last numerical traces of w are removed), so moving along them
     cannot move the logit.
     """
-    w = weight.to(z.dtype)
+    w = weight.to(device=z.device, dtype=z.dtype)  # the reference features may sit on the CPU
     z_perp = z - ((z @ w) / (w @ w))[:, None] * w[None, :]
     mean = z_perp.mean(0)
     _, singular, vh = torch.linalg.svd(z_perp - mean, full_matrices=False)

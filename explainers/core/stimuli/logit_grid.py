@@ -42,6 +42,9 @@ from explainers.core.methods.binning import (
 
 from .encoding import ProgressCallback, batches, pick_device, score_images
 from .faithfulness import grid_faithfulness
+
+#: A served cell counts as on target within this share of the spacing between neighbouring column targets.
+SERVED_TOLERANCE_SHARE = 0.01
 from .layout import (
     Cell,
     GridLayout,
@@ -175,13 +178,14 @@ def _counterfactual_cells(model, images, logits, z, columns: ColumnBins, layout:
     offset = len(display_columns(kind, [], [])[0])  # columns before the logit columns
     counterfactual = method_get("counterfactual_interpolation")(
         method_config("counterfactual_interpolation", {"target_logits": columns.targets}))
+    tolerance = SERVED_TOLERANCE_SHARE * float(np.min(np.diff(np.sort(columns.targets))))
     cells: list[Cell] = []
     flips: list[int] = []
     chunk = max(1, layout.batch_size // layout.columns)
     for part in batches(len(rows), chunk):
         explanation = counterfactual.explain(
             model, images[sources[part]], shifts=None if shifts is None else shifts[part], keep=keep[part],
-            served=True)
+            served=True, tolerance=tolerance)
         for key, count in explanation.extra["network_evaluations"].items():
             evaluations[key] = evaluations.get(key, 0) + count
         n, k = explanation.images.shape[:2]
@@ -206,6 +210,6 @@ def _counterfactual_cells(model, images, logits, z, columns: ColumnBins, layout:
                 }))
         report(part.stop / len(rows), "generating counterfactuals")
     size = int(np.prod(images.shape[1:]))
-    extra["served_rounding"] = {"mean_flipped_values": float(np.mean(flips)) if flips else 0.0,
+    extra["served_rounding"] = {"tolerance": tolerance, "mean_flipped_values": float(np.mean(flips)) if flips else 0.0,
                                 "max_flipped_values": int(max(flips, default=0)), "values_per_image": size}
     return cells

@@ -95,11 +95,11 @@ class ExaggerationTrainConfig(NetTrainConfig):
 #: "-64" preset is for a GPU (train_explainer --device cuda); "exaggeration-tiny" for tests.
 EXPLAINER_PRESETS: dict[str, ExaggerationTrainConfig] = {
     "exaggeration-two4two-32": ExaggerationTrainConfig(
-        net=ExaggerationConfig(image_size=32, channels=16, levels=3, num_bins=10),
-        steps=2500, batch_size=32, lambda_f=2.0, lambda_rec=20.0, train_size=6000, eval_every=250),
+        net=ExaggerationConfig(image_size=32, channels=8, levels=2, num_bins=10),
+        steps=3000, batch_size=32, lambda_f=5.0, lambda_rec=20.0, train_size=6000, eval_every=250),
     "exaggeration-two4two-64": ExaggerationTrainConfig(
-        net=ExaggerationConfig(image_size=64, channels=32, levels=4, num_bins=10),
-        steps=3000, batch_size=64, lambda_f=2.0, lambda_rec=20.0, train_size=20000, val_size=1000,
+        net=ExaggerationConfig(image_size=64, channels=32, levels=3, num_bins=10),
+        steps=3000, batch_size=64, lambda_f=5.0, lambda_rec=20.0, train_size=20000, val_size=1000,
         eval_every=500),
     "exaggeration-tiny": ExaggerationTrainConfig(
         net=ExaggerationConfig(image_size=16, channels=4, levels=2, num_bins=4),
@@ -115,8 +115,10 @@ def explainer_preset(name: str, **overrides: Any) -> ExaggerationTrainConfig:
 # ------------------------------------------------------------------------------------------- losses
 
 def bernoulli_kl(q: Tensor, log_p: Tensor, log_not_p: Tensor) -> Tensor:
-    """KL(Bernoulli(q) || Bernoulli(p)) per element, from log p and log(1 - p) (0 log 0 = 0)."""
-    return torch.xlogy(q, q) - q * log_p + torch.xlogy(1 - q, 1 - q) - (1 - q) * log_not_p
+    """KL(Bernoulli(q) || Bernoulli(p)) per element, from log p and log(1 - p) (0 log 0 = 0, also where the
+    classifier is saturated: p = 1 with q = 1 is no divergence)."""
+    cross = torch.where(q > 0, q * log_p, 0.0) + torch.where(q < 1, (1 - q) * log_not_p, 0.0)
+    return torch.xlogy(q, q) + torch.xlogy(1 - q, 1 - q) - cross
 
 
 def class_log_probabilities(logits: Tensor, target_class: int) -> tuple[Tensor, Tensor]:

@@ -72,8 +72,10 @@ def _frozen(classifier: torch.nn.Module) -> list[tuple[torch.nn.Parameter, bool]
 
 def train_explainer(config: ExaggerationTrainConfig, classifier: torch.nn.Module, *, data: dict[str, np.ndarray],
                     state: ExplainerState | None = None, progress: Progress | None = None,
-                    device: str | torch.device | None = "cpu") -> ExplainerState:
-    """Train (or continue ``state``) until ``config.steps``; the explainer and the classifier end on the CPU."""
+                    device: str | torch.device | None = "cpu", time_limit_s: float | None = None) -> ExplainerState:
+    """Train (or continue ``state``) until ``config.steps``, or until ``time_limit_s`` seconds have passed (a
+    snapshot is then taken; resuming continues from that step). The explainer and the classifier end on the CPU."""
+    deadline = None if time_limit_s is None else time.perf_counter() + time_limit_s
     device = resolve_device(device) if not isinstance(device, torch.device) else device
     if state is None:
         torch.manual_seed(config.seed)
@@ -119,12 +121,15 @@ def train_explainer(config: ExaggerationTrainConfig, classifier: torch.nn.Module
             for key, value in {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()), **parts}.items():
                 running[key] = value if key not in running else 0.95 * running[key] + 0.05 * value
             metrics = dict(running)
-            if state.step % config.eval_every == 0 or state.step == config.steps:
+            out_of_time = deadline is not None and time.perf_counter() > deadline
+            if state.step % config.eval_every == 0 or state.step == config.steps or out_of_time:
                 metrics.update(training_snapshot(model, forward, data["val_images"][:SNAPSHOT_IMAGES]))
                 model.train()
                 state.history.append({"step": state.step, **metrics})
             if progress is not None:
                 progress(state.step, config.steps, metrics)
+            if out_of_time:
+                break
     finally:
         for parameter, requires_grad in saved:
             parameter.requires_grad_(requires_grad)
@@ -150,12 +155,13 @@ def _resumed_state(config: ExaggerationTrainConfig, out: Path) -> ExplainerState
 def explainer_train_to_checkpoint(config: ExaggerationTrainConfig, classifier: torch.nn.Module, out: Path | str, *,
                                   resume: bool = False, cache_dir: Path | None = None,
                                   progress: Progress | None = None, num_threads: int | None = None,
-                                  device: str | None = "cpu",
+                                  device: str | None = "cpu", time_limit_s: float | None = None,
                                   data_loader: Callable[..., dict[str, np.ndarray]] | None = None
                                   ) -> LoadedCheckpoint:
     """Load the data, train (or resume from ``out``) an explainer of ``classifier`` on ``device``, write ``out``.
 
     ``config.classifier_sha256`` names the classifier's checkpoint; a resumed run must explain the same one.
+    ``time_limit_s`` stops training early (the checkpoint records the steps done; ``resume`` continues).
     """
     from .exaggeration import FAMILY
 
@@ -167,7 +173,8 @@ def explainer_train_to_checkpoint(config: ExaggerationTrainConfig, classifier: t
     data_seconds = time.perf_counter() - started
     if resolved.type == "cuda":
         torch.cuda.reset_peak_memory_stats(resolved)
-    state = train_explainer(config, classifier, data=data, state=state, progress=progress, device=resolved)
+    state = train_explainer(config, classifier, data=data, state=state, progress=progress, device=resolved,
+                            time_limit_s=time_limit_s)
     seconds = time.perf_counter() - started
     metrics = dict(state.history[-1]) if state.history else {}
     metrics.pop("step", None)

@@ -23,11 +23,12 @@ def test_a_pertinent_positive_keeps_the_class_with_original_or_background_pixels
     images = half_red_images()
     x0 = pixels.to_tensor(images, torch.float64)
     assert (model(x0).argmax(1) == 1).all()
-    explainer = _explainer()
+    # on black, masking only removes colour, so the attribute term (no concept may grow) is satisfiable
+    explainer = _explainer({"background": 0.0})
     found = explainer.pertinent_positives(model, x0, colour_attributes())
     shown = found.images
     assert (model(shown).argmax(1) == 1).all()  # the class is kept on the served 8-bit image
-    background = background_value(0.5)
+    background = background_value(0.0)
     keep = found.binary[:, None].expand_as(shown)
     assert torch.equal(shown[keep], x0[keep])  # every kept pixel is the original's ...
     assert torch.all(shown[~keep] == background)  # ... and every other one the background
@@ -37,7 +38,7 @@ def test_a_pertinent_positive_keeps_the_class_with_original_or_background_pixels
         assert float(mask.min()) >= 0 and float(mask.max()) <= 1
         assert (mask == 0).any()  # ISTA's soft threshold gives exact zeros
     total = [int(s.max()) + 1 for s in found.segments]
-    assert all(1 <= kept < n for kept, n in zip(found.counts, total))  # sparse: a few superpixels suffice
+    assert all(1 <= kept < n / 2 for kept, n in zip(found.counts, total))  # sparse: a few superpixels suffice
     # superpixels are whole: a pixel is kept exactly when its superpixel is
     for binary, segments in zip(found.binary, found.segments):
         for label in segments.unique():

@@ -122,7 +122,20 @@ def test_method_gives_counterfactuals_for_every_target_and_heatmaps(model):
     x = heat.extra["inputs"]
     assert heat.maps.shape == (4, 10, 8, 8)
     assert torch.allclose(heat.extra["heatmaps"], heat.images - x[:, None])
-    assert torch.allclose(heat.maps, heat.extra["heatmaps"].sum(2))
+    # absolute per-channel changes: a signed sum would cancel hue changes
+    assert torch.allclose(heat.maps, heat.extra["heatmaps"].abs().sum(2))
+    assert heat.extra["heatmap_scale"] == pytest.approx(float(heat.maps.max()))
+    assert float(explanation.images.min()) >= 0 and float(explanation.images.max()) <= 1  # clamped
+
+
+def test_the_heatmap_of_a_pure_hue_swap_is_not_zero():
+    from explainers.core.methods.ecinn_heatmap import change_map
+
+    x = torch.zeros(1, 3, 4, 4)
+    x[:, 0] = 0.8  # red ...
+    swapped = x[:, [2, 1, 0]]  # ... becomes blue of the same strength: the signed channel sum is 0
+    assert float((swapped - x).sum(1).abs().max()) == 0
+    assert torch.allclose(change_map(swapped, x), torch.full((1, 4, 4), 1.6))
 
 
 def test_bad_input_gets_clear_errors(model):

@@ -122,3 +122,9 @@ def test_the_whole_animal_is_inside_the_frame(sampler):
         mask = two4two.render_mask(record, 64)
         border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
         assert not border.any()
+
+
+def test_rendering_in_several_processes_gives_the_same_pixels():
+    one, labels, _ = two4two.sample(40, 11, "study", 16)
+    many, labels_many, _ = two4two.sample(40, 11, "study", 16, workers=2)
+    assert np.array_equal(one, many) and np.array_equal(labels, labels_many)

@@ -2,9 +2,10 @@
 
 "Each trial draws a random image from a batch of 76 images for which we have ran all methods" (Luss et al.,
 section 5): the pool is the checkpoint's first ``count`` held-out images, and every method explains every one
-of them, so the pool is complete by construction. A method that returns a map (saliency, integrated gradients)
-is shown as a heatmap over the image; one that returns images (counterfactual interpolations) as a strip of its
-columns. Files are written under MEDIA_ROOT/trials/<study>/ before the rows that point to them are stored in one
+of them, so the pool is complete by construction. A method that returns a map (saliency, integrated gradients,
+Grad-CAM, LIME) is shown as a heatmap over the image; one that returns images (counterfactual interpolations,
+CEM-MAF's pertinent negative and positive) as a strip of its columns, with the sentence a pertinent negative
+reports written below it. Files are written under MEDIA_ROOT/trials/<study>/ before the rows that point to them are stored in one
 transaction; a failure leaves no rows behind. torch is imported here only, never by the web processes.
 """
 from __future__ import annotations
@@ -70,27 +71,62 @@ def strip(images: Sequence[np.ndarray], gap: int = 4):
     return canvas
 
 
-def explanation_pictures(name: str, parameters: Mapping[str, Any], model, images: np.ndarray) -> list:
-    """One Pillow picture per image: the method's map as a heatmap, or its generated images as a strip."""
-    from explainers.core import pixels
-    from explainers.core.methods.registry import method_config, method_get
+def captioned(picture, text: str, width_chars: int = 34):
+    """``picture`` with ``text`` written below it (black on white, wrapped): the sentence CEM-MAF shows with a
+    pertinent negative ("adding more X would make it class B", Luss et al., Figure 1's "PN Expl." row)."""
+    import textwrap
 
-    explanation = method_get(name)(method_config(name, dict(parameters))).explain(model, images)
+    from PIL import Image, ImageDraw
+
+    lines = textwrap.wrap(text, width=max(width_chars, picture.width // 7))
+    canvas = Image.new("RGB", (picture.width, picture.height + 6 + 14 * len(lines)), "white")
+    canvas.paste(picture, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for index, line in enumerate(lines):
+        draw.text((2, picture.height + 4 + 14 * index), line, fill="black")
+    return canvas
+
+
+#: Per-row texts a method reports in ``Explanation.extra`` that participants read under its picture.
+CAPTION_KEYS = ("pn_text",)
+
+
+def explanation_pictures(name: str, parameters: Mapping[str, Any], model, images: np.ndarray,
+                         auxiliaries: Mapping[str, Any] | None = None) -> list:
+    """One Pillow picture per image: the method's map as a heatmap, or its generated images as a strip (with the
+    method's sentence below it where it reports one). ``auxiliaries`` the loaded models a method uses besides
+    ``model`` (role -> network, e.g. the VAE of a pertinent negative)."""
+    from explainers.core import pixels
+    from explainers.core.methods.registry import MethodError, method_config, method_get
+
+    cls = method_get(name)
+    explainer = cls(method_config(name, dict(parameters)))
+    if cls.auxiliary:
+        missing = [role for role in cls.auxiliary if role not in (auxiliaries or {})]
+        if missing:
+            raise MethodError(f"{name} needs the auxiliary model(s) {', '.join(missing)}")
+        explanation = explainer.explain(model, images, auxiliaries=dict(auxiliaries or {}))
+    else:
+        explanation = explainer.explain(model, images)
     originals = pixels.to_uint8(pixels.to_tensor(images))
     if explanation.maps is not None:
         maps = explanation.maps.detach().cpu().numpy()
         return [_to_pil(heatmap(originals[n], maps[n, 0])) for n in range(len(images))]
     generated = pixels.to_uint8(explanation.images.flatten(0, 1)).reshape(
         explanation.images.shape[0], explanation.images.shape[1], *originals.shape[1:])
-    return [strip(list(generated[n])) for n in range(len(images))]
+    captions = next((explanation.extra[key] for key in CAPTION_KEYS if key in explanation.extra), None)
+    return [captioned(strip(list(generated[n])), captions[n]) if captions else strip(list(generated[n]))
+            for n in range(len(images))]
 
 
 def pool_generate(*, study: Study, loaded, methods: Sequence[MethodSpec], count: int,
-                  class_names: tuple[str, str] = ("Sticky", "Stretchy")) -> list[TrialMethod]:
+                  class_names: tuple[str, str] = ("Sticky", "Stretchy"),
+                  auxiliaries: Mapping[str, Any] | None = None) -> list[TrialMethod]:
     """Create the study's methods and a complete pool of ``count`` held-out images of ``loaded``'s dataset.
 
-    ``loaded`` is a LoadedCheckpoint; the prediction of each image is ``class_names[logit > 0]``. Raises
-    ValidationError (nothing stored) for a bad method configuration or a study that already has a pool.
+    ``loaded`` is a LoadedCheckpoint; the prediction of each image is ``class_names[logit > 0]``;
+    ``auxiliaries`` the loaded models methods use besides it (role -> network). Raises ValidationError
+    (nothing stored) for a bad method configuration or a study that already has a pool.
     """
     from explainers.core import pixels
     from explainers.core.methods.registry import MethodError
@@ -102,7 +138,8 @@ def pool_generate(*, study: Study, loaded, methods: Sequence[MethodSpec], count:
     folder = Path(settings.MEDIA_ROOT) / "trials" / f"{study.slug}-{uuid.uuid4().hex[:8]}"
     relative = folder.relative_to(settings.MEDIA_ROOT)
     try:
-        pictures = {spec.key: explanation_pictures(spec.method, spec.parameters, loaded.model, images)
+        pictures = {spec.key: explanation_pictures(spec.method, spec.parameters, loaded.model, images,
+                                                     auxiliaries)
                     for spec in methods}
     except MethodError as error:
         raise ValidationError({"trial_methods": str(error)}) from None
