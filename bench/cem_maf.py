@@ -59,7 +59,8 @@ def main() -> None:
         print(f"VAE trained: {args.vae_steps} steps in {time.perf_counter() - started:.0f} s")
     vae_loaded = checkpoint_read(vae_path)
     vae = vae_loaded.model.eval()
-    print(f"VAE {vae_path.name}: metrics {json.dumps({k: round(v, 4) for k, v in vae_loaded.metrics.items() if isinstance(v, float)})}")
+    metrics = {k: round(v, 4) for k, v in vae_loaded.metrics.items() if isinstance(v, float)}
+    print(f"VAE {vae_path.name}: metrics {json.dumps(metrics)}")
     images, labels, _ = two4two.sample(args.n, 424242, "study", size)
     attributes = two4two_attributes()
     x = pixels.to_tensor(images)
@@ -77,7 +78,7 @@ def main() -> None:
     found = np.array(negatives.extra["pn_found"])
     print(f"PN: found {found.mean():.0%} ({found.sum()}/{args.n}); flipped on the served image "
           f"{(before != after).float().mean():.0%}; attributes added per PN "
-          f"{np.mean([len(a) for a, f in zip(negatives.extra['attributes_added'], found) if f]) if found.any() else float('nan'):.2f}; "
+          f"{np.mean([len(a) for a, f in zip(negatives.extra['attributes_added'], found) if f] or [np.nan]):.2f}; "
           f"largest attribute decrease (read-out std units) median {decrease.median():.3f}, max {decrease.max():.3f}; "
           f"pixel L1 mean {np.mean(negatives.extra['pixel_l1']):.4f}; {pn_seconds:.2f} s per PN")
     for text in negatives.extra["pn_text"][:4]:

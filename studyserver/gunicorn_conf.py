@@ -22,15 +22,23 @@ def _env_int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Threads overlap the database round trips of participant pages; processes use the cores.
+# Threads overlap the database round trips of participant pages; processes use the cores. Eight threads
+# per worker: a participant page spends most of its time waiting for the database, and under load those
+# waits grow (bench/flow on 2 cores, PostgreSQL: 5 x 8 served 4.8 participants/s at p95 2.0 s where 5 x 4
+# served 3.7-4.2/s at p95 2.2-2.7 s). Each thread holds one database connection (DATABASE_CONN_MAX_AGE):
+# workers x threads must stay below the database's max_connections (PostgreSQL: 100).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
-threads = _env_int("GUNICORN_THREADS", 4)
+threads = _env_int("GUNICORN_THREADS", 8)
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
 # A participant page takes milliseconds; 30 s means something is stuck: kill and replace the worker.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# No keep-alive: a kept-alive connection pins its client to one worker, so under load some workers queue
+# requests while others idle (bench/flow, 50 clients on 5 x 4: p95 4.0 s with keep-alive, 2.2 s without).
+# Each request is accepted afresh by whichever worker is free. The reverse proxy in front (RELIABILITY.md)
+# keeps browsers' connections alive and talks to gunicorn without keep-alive anyway (nginx's default).
+keepalive = _env_int("GUNICORN_KEEPALIVE", 0)
 # Request-line and header limits (gunicorn's defaults, stated so they are reviewed, not assumed).
 limit_request_line = _env_int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
 limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)

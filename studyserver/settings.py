@@ -109,7 +109,14 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for the lock instead of failing at once when several requests arrive together: IMMEDIATE
     # takes the write lock at BEGIN, where the busy timeout applies (a deferred upgrade fails at once).
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # Write-ahead log: readers never wait for a writer, and a commit appends to one file (one fsync) instead
+    # of writing, syncing and deleting a rollback journal. Durability is unchanged (synchronous stays FULL).
+    # SQLITE_JOURNAL_MODE=delete restores SQLite's default (e.g. a database on a network file system).
+    _journal_mode = env_str("SQLITE_JOURNAL_MODE", "wal").lower()
+    if _journal_mode not in ("wal", "delete", "truncate", "persist"):
+        raise ImproperlyConfigured(f"SQLITE_JOURNAL_MODE must be wal, delete, truncate or persist, not {_journal_mode!r}.")
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": f"PRAGMA journal_mode={_journal_mode};"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

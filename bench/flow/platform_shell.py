@@ -102,8 +102,11 @@ def platform_query_probe(slug: str, participants: int = 3) -> None:
     attention = study.items.get(kind=Item.Kind.ATTENTION_CHECK)
     hints = {ITEM_FIELD_PREFIX + attention.key: str(attention.expected_answer)}
     rows = []
+    # One client for all: a Client loads the middleware at its first request (WhiteNoise indexes every static
+    # file then), which a web process does once at start, not per participant.
+    client = Client(HTTP_HOST="127.0.0.1")
     for index in range(participants):
-        client = Client(HTTP_HOST="127.0.0.1")
+        client.cookies.clear()
         label = f"PROBE{index:03d}"
         url, method, data = f"/s/{slug}/" + PLATFORM_ENTRY_QUERY.format(label=label), "GET", None
         for count in range(MAX_REQUESTS_PER_PARTICIPANT):

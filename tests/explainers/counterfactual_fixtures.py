@@ -8,6 +8,9 @@ from torch import nn
 
 from explainers.core.methods import method_config, method_get
 
+# Hundreds of tiny optimisation steps: thread hand-offs would cost more than the arithmetic.
+torch.set_num_threads(1)
+
 
 class Brightness(nn.Module):
     """Two classes: logit of class 1 = scale * (mean of ``weights``-weighted pixels - 0.5); class 0 its negation."""

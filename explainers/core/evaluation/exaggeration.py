@@ -153,8 +153,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         return float("nan")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(s_a @ s_b, disp=False)
-    root = np.real(root)
+    root = np.real(linalg.sqrtm(s_a @ s_b))
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2.0 * root))
 
 

@@ -194,7 +194,8 @@ class CEMMAFPertinentPositive:
                 for size in range(len(order)):
                     prefixes[size, order[:size + 1]] = 1
                 candidates = served(masked(x0[i:i + 1].expand(len(order), -1, -1, -1),
-                                           onehot[i:i + 1].expand(len(order), -1, -1, -1), prefixes, background_value(cfg.background)))
+                                           onehot[i:i + 1].expand(len(order), -1, -1, -1), prefixes,
+                                           background_value(cfg.background)))
                 keeps = torch.nonzero(forward(candidates).argmax(1) == t0[i]).flatten()
                 if len(keeps) == 0:
                     raise MethodError(f"{self.name}: image {i} does not keep its class even with every superpixel "

@@ -42,9 +42,6 @@ from explainers.core.methods.binning import (
 
 from .encoding import ProgressCallback, batches, pick_device, score_images
 from .faithfulness import grid_faithfulness
-
-#: A served cell counts as on target within this share of the spacing between neighbouring column targets.
-SERVED_TOLERANCE_SHARE = 0.01
 from .layout import (
     Cell,
     GridLayout,
@@ -55,6 +52,9 @@ from .layout import (
     display_columns,
     original_rows,
 )
+
+#: A served cell counts as on target within this share of the spacing between neighbouring column targets.
+SERVED_TOLERANCE_SHARE = 0.01
 
 
 @dataclass(frozen=True)

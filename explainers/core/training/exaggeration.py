@@ -96,7 +96,8 @@ class ExaggerationTrainConfig(NetTrainConfig):
 EXPLAINER_PRESETS: dict[str, ExaggerationTrainConfig] = {
     "exaggeration-two4two-32": ExaggerationTrainConfig(
         net=ExaggerationConfig(image_size=32, channels=8, levels=2, num_bins=10),
-        steps=3000, batch_size=32, lambda_f=5.0, lambda_rec=20.0, train_size=6000, eval_every=250),
+        steps=3000, batch_size=16, learning_rate=5e-4, lambda_f=5.0, lambda_rec=20.0, train_size=6000,
+        eval_every=100),
     "exaggeration-two4two-64": ExaggerationTrainConfig(
         net=ExaggerationConfig(image_size=64, channels=32, levels=3, num_bins=10),
         steps=3000, batch_size=64, lambda_f=5.0, lambda_rec=20.0, train_size=20000, val_size=1000,

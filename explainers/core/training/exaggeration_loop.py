@@ -72,9 +72,11 @@ def _frozen(classifier: torch.nn.Module) -> list[tuple[torch.nn.Parameter, bool]
 
 def train_explainer(config: ExaggerationTrainConfig, classifier: torch.nn.Module, *, data: dict[str, np.ndarray],
                     state: ExplainerState | None = None, progress: Progress | None = None,
-                    device: str | torch.device | None = "cpu", time_limit_s: float | None = None) -> ExplainerState:
+                    device: str | torch.device | None = "cpu", time_limit_s: float | None = None,
+                    snapshot: Callable[[ExplainerState], None] | None = None) -> ExplainerState:
     """Train (or continue ``state``) until ``config.steps``, or until ``time_limit_s`` seconds have passed (a
-    snapshot is then taken; resuming continues from that step). The explainer and the classifier end on the CPU."""
+    snapshot is then taken; resuming continues from that step). ``snapshot(state)`` runs after every
+    evaluation (e.g. to write a resumable checkpoint). The explainer and the classifier end on the CPU."""
     deadline = None if time_limit_s is None else time.perf_counter() + time_limit_s
     device = resolve_device(device) if not isinstance(device, torch.device) else device
     if state is None:
@@ -126,6 +128,8 @@ def train_explainer(config: ExaggerationTrainConfig, classifier: torch.nn.Module
                 metrics.update(training_snapshot(model, forward, data["val_images"][:SNAPSHOT_IMAGES]))
                 model.train()
                 state.history.append({"step": state.step, **metrics})
+                if snapshot is not None and state.step < config.steps and not out_of_time:
+                    snapshot(state)
             if progress is not None:
                 progress(state.step, config.steps, metrics)
             if out_of_time:
@@ -173,8 +177,12 @@ def explainer_train_to_checkpoint(config: ExaggerationTrainConfig, classifier: t
     data_seconds = time.perf_counter() - started
     if resolved.type == "cuda":
         torch.cuda.reset_peak_memory_stats(resolved)
+
+    def snapshot(current: ExplainerState) -> None:  # a killed run resumes from its last evaluation
+        checkpoint_save(out, config=config, state=current, metrics={"steps": current.step, "partial": True})
+
     state = train_explainer(config, classifier, data=data, state=state, progress=progress, device=resolved,
-                            time_limit_s=time_limit_s)
+                            time_limit_s=time_limit_s, snapshot=snapshot)
     seconds = time.perf_counter() - started
     metrics = dict(state.history[-1]) if state.history else {}
     metrics.pop("step", None)

@@ -1,0 +1,137 @@
+"""Run the counterfactual comparison on platform checkpoints and write its table, JSON, CSV and figure.
+
+The maths is in explainers.core.evaluation.counterfactual_comparison; this module finds the checkpoints'
+held-out images, loads the networks (torch imported lazily) and builds one entrant per registered
+counterfactual method the checkpoints allow.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from django.conf import settings
+
+#: The registered methods the comparison runs on the shared classifier (others join when their models are given).
+LATENT_METHODS = ("clarity", "revise", "revise_e", "cem_maf_pn")
+PIXEL_METHODS = ("schut", "input_gradient_descent")
+
+
+def _path(value: str | Path) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else Path(settings.ARTIFACTS_ROOT) / path
+
+
+def _load(path, device):
+    from explainers.core.training.checkpoints import checkpoint_read
+
+    loaded = checkpoint_read(_path(path))
+    loaded.model.to(device).eval()
+    return loaded
+
+
+def held_out(dataset: dict[str, Any], count: int, reference: int) -> tuple[Any, Any, Any]:
+    """(held-out images uint8, their labels, reference training images uint8) of a checkpoint's dataset."""
+    from explainers.core.datasets import digits
+    from explainers.core.datasets.cache import Two4TwoSpec, two4two_arrays
+
+    if dataset.get("kind") == "digits":
+        images, labels = digits.load("test", int(dataset["size"]), int(dataset.get("seed", 0)))
+        train, _ = digits.load("train", int(dataset["size"]), int(dataset.get("seed", 0)))
+        return images[:count], labels[:count], train[:reference]
+    cache = Path(settings.ARTIFACTS_ROOT) / "datasets"
+    size, sampler = int(dataset.get("size", 64)), dataset.get("sampler", "study")
+    val = two4two_arrays(Two4TwoSpec(sampler, int(dataset["val_seed"]), int(dataset["val_size"]), size), cache)
+    train = two4two_arrays(Two4TwoSpec(sampler, int(dataset["seed"]), int(dataset["train_size"]), size), cache)
+    return val[0][:count], val[1][:count], train[0][:reference]
+
+
+def entrants_for(*, classifier, vae, ensemble: list, glow, methods: tuple[str, ...], max_iterations: int,
+                 reference, available: list[str]):
+    """One entrant per method the loaded networks allow (a method missing from the registry is skipped)."""
+    from explainers.core.evaluation.counterfactual_comparison import Entrant
+
+    entrants = []
+    keys = list(range(2, 2 + len(ensemble)))
+    for name in methods:
+        if name not in available:
+            continue
+        if name == "clarity":
+            entrants.append(Entrant("Clarity", name, {"generator_model": 1, "max_iterations": max_iterations},
+                                    classifier, {"generator": vae}, {"reference_images": reference}))
+        elif name == "revise":
+            entrants.append(Entrant("REVISE", name, {"generator_model": 1, "max_iterations": max_iterations},
+                                    classifier, {"generator": vae}))
+        elif name == "revise_e" and ensemble:
+            entrants.append(Entrant("REVISE-E", name, {"generator_model": 1, "ensemble_model": keys,
+                                                       "max_iterations": max_iterations},
+                                    classifier, {"generator": vae, "ensemble": ensemble}))
+        elif name == "schut" and ensemble:
+            entrants.append(Entrant("Schut et al.", name, {"ensemble_model": keys, "max_iterations": max_iterations},
+                                    classifier, {"ensemble": ensemble}))
+        elif name == "input_gradient_descent":
+            entrants.append(Entrant("input gradient descent", name, {"max_iterations": max_iterations}, classifier))
+        elif name == "cem_maf_pn":
+            entrants.append(Entrant("CEM-MAF PN", name, {"generator_model": 1}, classifier, {"generator": vae}))
+        elif name == "counterfactual_interpolation" and glow is not None:
+            entrants.append(Entrant("Glow counterfactual", name, {}, glow))
+    return entrants
+
+
+def comparison_run(*, classifier: str, oracle: str | None, vae: str, class_vaes: dict[int, str],
+                   ensemble: list[str], glow: str | None = None, n: int = 16, reference: int = 2000,
+                   methods: tuple[str, ...] = LATENT_METHODS + PIXEL_METHODS + ("counterfactual_interpolation",),
+                   max_iterations: int = 500, device: str | None = None, readout: bool = True,
+                   out: str | None = None, figure: str | None = None,
+                   progress: Callable[[dict], None] | None = None) -> tuple[list[dict], dict[str, str]]:
+    """The comparison table rows and the files written (JSON and CSV under ``out``, the figure)."""
+    from explainers.core import pixels
+    from explainers.core.evaluation import counterfactual_comparison as cc
+    from explainers.core.methods.registry import method_list
+    from explainers.core.training.loop import resolve_device
+
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    device = resolve_device(device)
+    main = _load(classifier, device)
+    images_u8, labels, reference_u8 = held_out(main.dataset, n, reference)
+    images = pixels.to_tensor(images_u8).to(device)
+    generator = _load(vae, device).model
+    networks = {
+        "oracle": _load(oracle, device).model if oracle else None,
+        "class_vaes": {int(label): _load(path, device).model for label, path in class_vaes.items()},
+        "ensemble": [_load(path, device).model for path in ensemble],
+        "glow": _load(glow, device).model if glow else None,
+    }
+    reference_images = pixels.to_tensor(reference_u8).to(device)
+    entrants = entrants_for(classifier=main.model, vae=generator, ensemble=networks["ensemble"],
+                                         glow=networks["glow"], methods=methods, max_iterations=max_iterations,
+                                         reference=reference_images, available=method_list())
+    read, names = None, ()
+    if readout and main.dataset.get("kind", "two4two") == "two4two":
+        from explainers.core.evaluation.counterfactual_quality import REGRESSED_PARAMETERS, shipped_readout
+
+        read = shipped_readout(int(main.dataset.get("size", 64)))
+        names = REGRESSED_PARAMETERS if read is not None else ()
+    rows, details = cc.compare(entrants, images, classifier=main.model,
+                               oracle=networks["oracle"], vae=generator, class_vaes=networks["class_vaes"],
+                               readout=read, parameter_names=names, progress=progress)
+    files: dict[str, str] = {}
+    if out:
+        folder = _path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"classifier": str(classifier), "oracle": oracle, "vae": str(vae), "class_vaes": class_vaes,
+                  "ensemble": ensemble, "glow": glow, "n": n, "device": str(device), "rows": rows,
+                  "per_image": {label: d["metrics"] for label, d in details.items()}}
+        (folder / "comparison.json").write_text(json.dumps(record, indent=2, default=float))
+        with open(folder / "comparison.csv", "w", newline="") as handle:
+            keys = [k for k, _, _ in cc.COLUMNS] + ["registered_name", "images", "error"]
+            writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        files.update(json=str(folder / "comparison.json"), csv=str(folder / "comparison.csv"))
+    if figure and details:
+        cc.example_figure(images.cpu(), details, Path(figure))
+        files["figure"] = str(figure)
+    return rows, files

@@ -1,0 +1,51 @@
+"""Performance settings of the web server: gunicorn without keep-alive (every request goes to a free
+worker), thread counts that fit PostgreSQL's connections, and SQLite in write-ahead-log mode."""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+CONF = Path(__file__).resolve().parents[2] / "studyserver" / "gunicorn_conf.py"
+
+
+def _conf(monkeypatch, **env) -> dict:
+    for name in list(__import__("os").environ):
+        if name.startswith("GUNICORN_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_gunicorn_defaults_balance_requests_over_workers(monkeypatch):
+    conf = _conf(monkeypatch)
+    assert conf["worker_class"] == "gthread" and conf["keepalive"] == 0
+    assert conf["threads"] >= 4 and 1 <= conf["workers"] <= 8
+    # One database connection per thread: below PostgreSQL's default max_connections of 100.
+    assert conf["workers"] * conf["threads"] < 100
+
+
+def test_gunicorn_settings_come_from_the_environment(monkeypatch):
+    conf = _conf(monkeypatch, GUNICORN_KEEPALIVE="5", GUNICORN_THREADS="2", GUNICORN_WORKER_CONNECTIONS="50")
+    assert (conf["keepalive"], conf["threads"], conf["worker_connections"]) == (5, 2, 50)
+
+
+@pytest.mark.django_db
+def test_sqlite_databases_open_in_write_ahead_log_mode(tmp_path):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    assert "journal_mode=wal" in connection.settings_dict["OPTIONS"]["init_command"]
+    wrapper = DatabaseWrapper({**connection.settings_dict, "NAME": str(tmp_path / "wal.sqlite3")})
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2  # FULL: durability is not traded for speed
+    finally:
+        wrapper.close()
