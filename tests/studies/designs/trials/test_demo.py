@@ -13,6 +13,7 @@ from tests.studyserver.test_demo import demo_dirs, tiny_quick_preset  # noqa: F4
 TEMPLATE = template_load("cem_maf_two4two")
 
 
+@pytest.mark.slow  # four methods on a 40-image pool and a short VAE training: minutes on 2 cores
 @pytest.mark.django_db(transaction=True)
 def test_demo_builds_the_trials_study_and_reuses_it(tiny_quick_preset, demo_dirs):  # noqa: F811
     from studies.models import Study
