@@ -22,14 +22,18 @@ def _env_int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Threads overlap the database round trips of participant pages; processes use the cores. Eight threads
-# per worker: a participant page spends most of its time waiting for the database, and under load those
-# waits grow (bench/flow on 2 cores, PostgreSQL: 5 x 8 served 4.8 participants/s at p95 2.0 s where 5 x 4
+# Threads overlap the database round trips of participant pages; processes use the cores. On PostgreSQL
+# eight threads per worker: a participant page spends most of its time waiting for the database, and under
+# load those waits grow (bench/flow on 2 cores: 5 x 8 served 4.8 participants/s at p95 2.0 s where 5 x 4
 # served 3.7-4.2/s at p95 2.2-2.7 s). Each thread holds one database connection (DATABASE_CONN_MAX_AGE):
-# workers x threads must stay below the database's max_connections (PostgreSQL: 100).
+# workers x threads must stay below the database's max_connections (PostgreSQL: 100). SQLite has one
+# writer at a time, and a writer waiting in SQLite's busy handler loses its turn to newer ones: with 40
+# threads one POST waited past the 20 s lock timeout, so four threads there.
+_sqlite = os.environ.get("DATABASE_URL", "").strip().lower().startswith("sqlite") or not os.environ.get(
+    "DATABASE_URL", "").strip()
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
-threads = _env_int("GUNICORN_THREADS", 8)
+threads = _env_int("GUNICORN_THREADS", 4 if _sqlite else 8)
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
 # A participant page takes milliseconds; 30 s means something is stuck: kill and replace the worker.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)

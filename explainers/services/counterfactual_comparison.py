@@ -16,6 +16,8 @@ from django.conf import settings
 #: The registered methods the comparison runs on the shared classifier (others join when their models are given).
 LATENT_METHODS = ("clarity", "revise", "revise_e", "cem_maf_pn")
 PIXEL_METHODS = ("schut", "input_gradient_descent")
+#: Methods of invertible models that explain themselves (given with --glow / --ibinn).
+INVERTIBLE = ("counterfactual_interpolation", "ecinn")
 
 
 def _path(value: str | Path) -> Path:
@@ -47,7 +49,21 @@ def held_out(dataset: dict[str, Any], count: int, reference: int) -> tuple[Any, 
     return val[0][:count], val[1][:count], train[0][:reference]
 
 
-def entrants_for(*, classifier, vae, ensemble: list, glow, methods: tuple[str, ...], max_iterations: int,
+def _clarity_ensemble(entrant, classifier, vae, reference):
+    """Train (and cache) Clarity's latent ensemble before the timed search; the search then reuses it."""
+    def prepare() -> None:
+        from explainers.core.methods import _counterfactual_search as cs
+        from explainers.core.methods.clarity import latent_ensemble_for
+        from explainers.core.methods.gradients import logit_function
+        from explainers.core.methods.registry import method_config
+
+        config = method_config("clarity", entrant.params)
+        classes = cs.class_count(logit_function(classifier), reference, "the explained classifier", "clarity")
+        latent_ensemble_for(vae, classifier, config, classes, reference)
+    return prepare
+
+
+def entrants_for(*, classifier, vae, ensemble: list, glow, ibinn=None, methods: tuple[str, ...], max_iterations: int,
                  reference, available: list[str]):
     """One entrant per method the loaded networks allow (a method missing from the registry is skipped)."""
     from explainers.core.evaluation.counterfactual_comparison import Entrant
@@ -58,8 +74,10 @@ def entrants_for(*, classifier, vae, ensemble: list, glow, methods: tuple[str, .
         if name not in available:
             continue
         if name == "clarity":
-            entrants.append(Entrant("Clarity", name, {"generator_model": 1, "max_iterations": max_iterations},
-                                    classifier, {"generator": vae}, {"reference_images": reference}))
+            entrant = Entrant("Clarity", name, {"generator_model": 1, "max_iterations": max_iterations},
+                              classifier, {"generator": vae}, {"reference_images": reference})
+            entrant.prepare = _clarity_ensemble(entrant, classifier, vae, reference)
+            entrants.append(entrant)
         elif name == "revise":
             entrants.append(Entrant("REVISE", name, {"generator_model": 1, "max_iterations": max_iterations},
                                     classifier, {"generator": vae}))
@@ -76,12 +94,14 @@ def entrants_for(*, classifier, vae, ensemble: list, glow, methods: tuple[str, .
             entrants.append(Entrant("CEM-MAF PN", name, {"generator_model": 1}, classifier, {"generator": vae}))
         elif name == "counterfactual_interpolation" and glow is not None:
             entrants.append(Entrant("Glow counterfactual", name, {}, glow))
+        elif name == "ecinn" and ibinn is not None:
+            entrants.append(Entrant("ECINN", name, {}, ibinn))
     return entrants
 
 
 def comparison_run(*, classifier: str, oracle: str | None, vae: str, class_vaes: dict[int, str],
-                   ensemble: list[str], glow: str | None = None, n: int = 16, reference: int = 2000,
-                   methods: tuple[str, ...] = LATENT_METHODS + PIXEL_METHODS + ("counterfactual_interpolation",),
+                   ensemble: list[str], glow: str | None = None, ibinn: str | None = None, n: int = 16,
+                   reference: int = 2000, methods: tuple[str, ...] = LATENT_METHODS + PIXEL_METHODS + INVERTIBLE,
                    max_iterations: int = 500, device: str | None = None, readout: bool = True,
                    out: str | None = None, figure: str | None = None,
                    progress: Callable[[dict], None] | None = None) -> tuple[list[dict], dict[str, str]]:
@@ -103,10 +123,11 @@ def comparison_run(*, classifier: str, oracle: str | None, vae: str, class_vaes:
         "class_vaes": {int(label): _load(path, device).model for label, path in class_vaes.items()},
         "ensemble": [_load(path, device).model for path in ensemble],
         "glow": _load(glow, device).model if glow else None,
+        "ibinn": _load(ibinn, device).model if ibinn else None,
     }
     reference_images = pixels.to_tensor(reference_u8).to(device)
     entrants = entrants_for(classifier=main.model, vae=generator, ensemble=networks["ensemble"],
-                                         glow=networks["glow"], methods=methods, max_iterations=max_iterations,
+                                         glow=networks["glow"], ibinn=networks["ibinn"], methods=methods, max_iterations=max_iterations,
                                          reference=reference_images, available=method_list())
     read, names = None, ()
     if readout and main.dataset.get("kind", "two4two") == "two4two":
@@ -122,7 +143,7 @@ def comparison_run(*, classifier: str, oracle: str | None, vae: str, class_vaes:
         folder = _path(out)
         folder.mkdir(parents=True, exist_ok=True)
         record = {"classifier": str(classifier), "oracle": oracle, "vae": str(vae), "class_vaes": class_vaes,
-                  "ensemble": ensemble, "glow": glow, "n": n, "device": str(device), "rows": rows,
+                  "ensemble": ensemble, "glow": glow, "ibinn": ibinn, "n": n, "device": str(device), "rows": rows,
                   "per_image": {label: d["metrics"] for label, d in details.items()}}
         (folder / "comparison.json").write_text(json.dumps(record, indent=2, default=float))
         with open(folder / "comparison.csv", "w", newline="") as handle:

@@ -119,3 +119,86 @@ def explainer_for(explainer: RegisteredModel, classifier: RegisteredModel) -> No
     if explains["sha256"] != classifier.sha256:
         raise ValidationError({"explainer": [f"{explainer.name!r} was trained to explain {explains.get('name')!r}, "
                                              f"not {classifier.name!r}."]})
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+
+def _readout(size: int, path: Path | str | None):
+    """The Two4Two parameter read-out for ``size`` px: the shipped one, else a cached file, else trained and cached."""
+    from explainers.core.evaluation.counterfactual_quality import (
+        readout_load, readout_save, shipped_readout, train_regressors,
+    )
+
+    shipped = shipped_readout(size) if path is None else None
+    if shipped is not None:
+        return shipped
+    path = artifact_path(path or f"readouts/two4two-readout-{size}.pt")
+    if path.is_file():
+        readout, trained_size = readout_load(path)
+        if trained_size == size:
+            return readout
+    readout = train_regressors(size=size, n=4000, seed=11, steps=600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    readout_save(readout, path, size=size)
+    return readout
+
+
+def _held_out(explainer_config, classifier: RegisteredModel, count: int):
+    """Held-out real images (uint8) of the explained classifier's data: its validation images."""
+    from explainers.core.training.exaggeration import FAMILY
+
+    _, loader = _data_source(classifier)
+    data = (loader or FAMILY.dataset_arrays)(explainer_config, Path(settings.ARTIFACTS_ROOT) / "datasets")
+    return data["val_images"][:count]
+
+
+def explainer_evaluate(*, explainer: RegisteredModel, oracle: RegisteredModel | None = None, count: int = 200,
+                       steps: int = 10, figure: Path | str | None = None,
+                       readout_path: Path | str | None = None, readout=None) -> dict[str, Any]:
+    """The explainer's three properties, the Two4Two parameters its rows change and the confounding metric.
+
+    ``oracle``: an independent classifier of the same images whose features define the Frechet distance
+    (e.g. the ``cnn-two4two-oracle`` preset); without one, data consistency is not measured. The Two4Two
+    parameter read-out is ``readout``, else the shipped one for the image size, else trained once and cached.
+    """
+    import torch
+
+    from explainers.core.evaluation import exaggeration as ev
+    from explainers.core.methods.gradients import logit_function
+    from explainers.services.classifiers import classifier_load
+
+    explains = (explainer.metrics or {}).get("explains") or {}
+    classifier = RegisteredModel.objects.filter(pk=explains.get("id")).select_related("dataset", "checkpoint").first()
+    if classifier is None:
+        raise ValidationError({"explainer": [f"{explainer.name!r} records no classifier it explains that still exists."]})
+    explainer_for(explainer, classifier)
+    loaded = checkpoint_load(explainer.checkpoint.file)
+    net, forward = loaded.model.eval(), logit_function(classifier_load(classifier).eval())
+    images = _held_out(loaded.config, classifier, count)
+    if classifier.dataset.kind == "two4two" and readout is None:
+        readout = _readout(int(images.shape[1]), readout_path)
+    with torch.no_grad():
+        rows = ev.explanation_rows(net, forward, images, steps=steps)
+        report: dict[str, Any] = {
+            "explainer": explainer.name, "classifier": classifier.name, "images": int(len(images)), "steps": steps,
+            "training": {k: loaded.metrics.get(k) for k in ("steps", "seconds", "device", "peak_rss_mib",
+                                                             "peak_gpu_mib")},
+            "compatibility": ev.compatibility(rows["requested"], rows["achieved"]),
+            "self_consistency": ev.self_consistency(net, forward, images, steps=steps),
+        }
+        if oracle is not None:
+            features = getattr(classifier_load(oracle).eval(), "features", None)
+            if features is None:
+                raise ValidationError({"oracle": [f"{oracle.name!r} offers no feature layer; use a platform-trained "
+                                                  f"CNN (e.g. the cnn-two4two-oracle preset)."]})
+            report["data_consistency"] = ev.data_consistency(
+                features, images, rows["probability"], rows["images"].reshape(-1, *images.shape[1:]),
+                rows["achieved"].ravel())
+        if readout is not None:
+            report["parameters"] = ev.parameter_changes(readout, rows)
+            report["confounding"] = ev.confounding_metric(net, forward, images, readout, list(classifier.class_names))
+    if figure:
+        ev.compatibility_figure(rows["requested"], rows["achieved"], figure,
+                                title=f"{explainer.name}: compatibility with {classifier.name}")
+        report["figure"] = str(figure)
+    return json_safe(report)

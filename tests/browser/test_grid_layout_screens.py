@@ -1,5 +1,6 @@
 """The participant's stimulus page on a 1366 × 768 laptop and a 390 × 844 phone: cells of at least 96 px on
-the laptop with the statements beside the grid and in view while it scrolls, Markdown instructions shown as
+both (on the laptop the statements stand beside the grid and stay in view while it scrolls; on the phone the
+grid scrolls sideways and down in its own box under sticky headers, the page no wider than the screen), Markdown instructions shown as
 formatting, a tap enlarging a cell. Screenshots go to artifacts/screens_<size>_<page>.png."""
 from __future__ import annotations
 
@@ -74,8 +75,19 @@ def test_the_stimulus_page_on_a_laptop_and_a_phone(live_server, chromium, settin
         assert abs(page.locator(".stimulus-grid__header").first.bounding_box()["y"]) < 2  # so did the headers
         page.screenshot(path=str(ARTIFACTS / f"screens_{name}_stimulus_scrolled.png"))
     else:
-        assert table["x"] >= 0 and table["x"] + table["width"] <= viewport["width"]  # the whole grid fits
-        assert form.bounding_box()["y"] >= table["y"] + table["height"]  # statements below the grid
+        assert cell["width"] >= 96 and cell["height"] >= 96  # not shrunk to fit: the grid's box scrolls instead
+        scroller = page.locator(".stimulus-grid__scroller")
+        box = scroller.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]  # the box fits the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]  # so does the page
+        assert scroller.evaluate("s => s.scrollWidth > s.clientWidth")  # sideways in the box
+        scroller.evaluate("s => { s.scrollLeft = s.scrollWidth; s.scrollTop = 600; }")  # far right, rows down
+        page.wait_for_timeout(200)
+        header = page.locator(".stimulus-grid__header").last.bounding_box()
+        assert abs(header["y"] - box["y"]) < 3 and header["x"] + header["width"] <= viewport["width"] + 1
+        page.screenshot(path=str(ARTIFACTS / f"screens_{name}_stimulus_scrolled.png"))
+        scroller.evaluate("s => { s.scrollLeft = 0; s.scrollTop = 0; }")
+        assert form.bounding_box()["y"] >= box["y"] + box["height"]  # statements below the grid
     page.locator(".stimulus-grid__enlarge").nth(6).click()
     enlarged = page.locator(".stimulus-grid__dialog-image").bounding_box()
     assert enlarged["width"] > max(cell["width"] * 2.5, 250)  # larger on click

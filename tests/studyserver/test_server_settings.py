@@ -21,11 +21,16 @@ def _conf(monkeypatch, **env) -> dict:
 
 
 def test_gunicorn_defaults_balance_requests_over_workers(monkeypatch):
-    conf = _conf(monkeypatch)
+    conf = _conf(monkeypatch, DATABASE_URL="postgres://u@db/studyserver")
     assert conf["worker_class"] == "gthread" and conf["keepalive"] == 0
-    assert conf["threads"] >= 4 and 1 <= conf["workers"] <= 8
+    assert conf["threads"] == 8 and 1 <= conf["workers"] <= 8
     # One database connection per thread: below PostgreSQL's default max_connections of 100.
     assert conf["workers"] * conf["threads"] < 100
+
+
+@pytest.mark.parametrize("url", ["", "sqlite:////tmp/db.sqlite3"])
+def test_sqlite_gets_fewer_threads_competing_for_its_single_writer(monkeypatch, url):
+    assert _conf(monkeypatch, DATABASE_URL=url)["threads"] == 4
 
 
 def test_gunicorn_settings_come_from_the_environment(monkeypatch):

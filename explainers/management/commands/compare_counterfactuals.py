@@ -15,7 +15,7 @@ def _class_path(value: str) -> tuple[int, str]:
 
 class Command(BaseCommand):
     help = ("Explain held-out images of a classifier with Clarity, REVISE, REVISE-E, Schut et al., CEM-MAF PN, "
-            "input-space gradient descent and (with --glow) the invertible model's counterfactuals; print "
+            "input-space gradient descent and (with --glow / --ibinn) the invertible models' own counterfactuals; print "
             "validity (classifier and oracle), L1 in pixels and latent space, IM1 realism, Two4Two parameter "
             "changes, network evaluations and seconds per image.")
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--ensemble", action="append", default=[], metavar="PATH",
                             help="an ensemble member for REVISE-E and Schut (a classifier checkpoint); repeat")
         parser.add_argument("--glow", help="a Glow checkpoint of the same image size (its own counterfactuals)")
+        parser.add_argument("--ibinn", help="an IB-INN checkpoint of the same images (ECINN's counterfactuals)")
         parser.add_argument("--methods", default="", help="comma-separated registered names (default: all)")
         parser.add_argument("--n", type=int, default=16, help="held-out images (default 16)")
         parser.add_argument("--reference", type=int, default=2000, help="training images for Clarity's ensemble")
@@ -53,7 +54,7 @@ class Command(BaseCommand):
             rows, files = comparison_run(
                 classifier=options["classifier"], oracle=options["oracle"], vae=options["vae"],
                 class_vaes=dict(_class_path(v) for v in options["class_vae"]), ensemble=options["ensemble"],
-                glow=options["glow"], n=options["n"], reference=options["reference"],
+                glow=options["glow"], ibinn=options["ibinn"], n=options["n"], reference=options["reference"],
                 max_iterations=options["max_iterations"], device=options["device"],
                 readout=not options["no_readout"], out=options["out"], figure=options["figure"],
                 progress=lambda row: self.stderr.write(f"{row['method']} done"), **kwargs)
