@@ -10,8 +10,9 @@
 #
 # Run from the repository root. With the device tool:  run(command="bash bench/gpu_seed.sh", timeout_s=600)
 # (OUT is set there; elsewhere it defaults to var/gpu). SMOKE=1 runs the same steps at toy sizes (a check of
-# this script: the tiny "quick" preset and 200 held-out images). BUDGET_S (default 420) is how long the
-# training jobs may start after the script began; a job that would start later is skipped and says so.
+# this script: the tiny "quick" preset and 200 held-out images). TRAIN_JOBS="seed64-supervised" (say) trains
+# only those presets of bench/gpu_seed.py (TRAIN_JOBS=quick: the real grid figures, a toy training). BUDGET_S
+# (default 420) is how long after the script began a training job may still start; later ones are skipped.
 #
 # The lent machine has no internet, so `pip install -e .` (torch==2.13.0 and Django from PyPI) cannot work
 # there. Everything here uses explainers.core only (plain torch, numpy, Pillow, scipy), which runs on the
@@ -73,6 +74,9 @@ else
     JOBS=(seed64-supervised seed128)
     AUDIT_ARGS=()
 fi
+
+if [ -n "${TRAIN_JOBS:-}" ]; then read -r -a JOBS <<< "$TRAIN_JOBS"; fi
+if [ "${JOBS[0]}" = "quick" ]; then AUDIT_ARGS=(--audit-rows 10 --audit-test 100 --audit-regression 200 --regressor-steps 5); fi
 
 # (c) first: short, and it needs nothing the training jobs produce.
 step grids "$PY" bench/grids.py "${GRID_ARGS[@]}"

@@ -247,6 +247,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+#: What studyserver/gunicorn_conf.py logs when a worker is ready for requests.
+WORKER_READY = "warmed up"
+
+
 @dataclass
 class Server:
     process: subprocess.Popen
@@ -259,6 +263,13 @@ class Server:
         except OSError:
             return []
         return [int(pid) for pid in children]
+
+    def workers_ready(self) -> int:
+        """How many workers finished their warm-up (studyserver/gunicorn_conf.py logs it)."""
+        try:
+            return self.log_path.read_text(errors="replace").count(WORKER_READY)
+        except OSError:
+            return 0
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -290,8 +301,9 @@ def gunicorn(*, env: dict[str, str], workers: int = 4, threads: int = 4, worker_
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log_tail()}")
             try:
+                # Every worker warmed up, so the load meets the server as a live study would.
                 if requests.get(server.base_url + "/healthz/", timeout=2).status_code == 200 \
-                        and len(server.worker_pids()) >= workers:
+                        and len(server.worker_pids()) >= workers and server.workers_ready() >= workers:
                     break
             except requests.RequestException:
                 pass

@@ -29,12 +29,15 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # workers x threads must stay below the database's max_connections (PostgreSQL: 100). SQLite has one
 # writer at a time, and a writer waiting in SQLite's busy handler loses its turn to newer ones: with 40
 # threads one POST waited past the 20 s lock timeout, so four threads there.
-_sqlite = os.environ.get("DATABASE_URL", "").strip().lower().startswith("sqlite") or not os.environ.get(
-    "DATABASE_URL", "").strip()
+_database_url = os.environ.get("DATABASE_URL", "").strip().lower()
+_sqlite = not _database_url or _database_url.startswith("sqlite")  # unset: the embedded SQLite default
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
 threads = _env_int("GUNICORN_THREADS", 4 if _sqlite else 8)
-worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
+# A worker accepts a connection only while one of its threads is free; the rest wait in the kernel's
+# listen queue, first come first served, for the next free worker (gunicorn's default of 1000 lets a busy
+# worker take connections it queues behind its threads: bench/flow per-page p95 2.0-2.5 s instead of 1.0 s).
+worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", threads)
 # A participant page takes milliseconds; 30 s means something is stuck: kill and replace the worker.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
@@ -55,7 +58,32 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 
 
+#: Templates of the participant pages, compiled by every worker before it takes its first request.
+WARM_TEMPLATES = ("studies/consent.html", "studies/instructions.html", "studies/questions.html",
+                  "studies/complete.html", "studies/message.html", "studies/declined.html",
+                  "explainers/grid_stimulus.html")
+
+
+def warm_up() -> None:
+    """Do at boot what a worker's first requests would otherwise do under load: import the URLconf (and with
+    it every view module) and compile the participant templates. Measured cold, the first requests of fresh
+    workers took 5 s each while 50 participants arrived (bench/flow); the same happens after every recycle
+    (max_requests) on a live study."""
+    from django.template.loader import get_template
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the property imports the URLconf
+    for name in WARM_TEMPLATES:
+        get_template(name)
+
+
 def post_worker_init(worker) -> None:
+    import time
+
+    started = time.monotonic()
+    warm_up()
+    # bench/load.py waits for this line from every worker before it starts the load.
+    worker.log.info("worker %s warmed up in %.2f s", worker.pid, time.monotonic() - started)
     # Web workers must never load torch (hundreds of MB per worker); only Celery workers on the gpu queue do.
     if "torch" in sys.modules:
         worker.log.warning("torch was imported into web worker %s: some import chain is not lazy", worker.pid)

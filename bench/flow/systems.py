@@ -97,6 +97,21 @@ def _manage_shell(code: str, *, env: dict[str, str], log: Path) -> dict:
         out_path.unlink(missing_ok=True)
 
 
+def _gunicorn_conf(env: dict[str, str]) -> dict:
+    """studyserver/gunicorn_conf.py as the server reads it: with the server's environment (its defaults
+    depend on DATABASE_URL)."""
+    import runpy
+
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        return runpy.run_path(str(REPO_ROOT / "studyserver" / "gunicorn_conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 class PlatformSystem:
     """This platform under gunicorn, its study built by `manage.py demo` in a database of its own."""
 
@@ -143,11 +158,9 @@ class PlatformSystem:
         return {ITEM_FIELD_PREFIX + key: str(expected)}
 
     def serve_and_drive(self, **drive_options) -> SystemRun:
-        import runpy
-
         from bench import load
 
-        conf = runpy.run_path(str(REPO_ROOT / "studyserver" / "gunicorn_conf.py"))
+        conf = _gunicorn_conf(self.env)
         before = os.getloadavg()
         with load.gunicorn(env=self.env, workers=conf["workers"], threads=conf["threads"],
                            worker_class=conf["worker_class"], timeout=conf["timeout"], log_dir=self.dir) as server:

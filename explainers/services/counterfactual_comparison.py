@@ -16,6 +16,8 @@ from django.conf import settings
 #: The registered methods the comparison runs on the shared classifier (others join when their models are given).
 LATENT_METHODS = ("clarity", "revise", "revise_e", "cem_maf_pn")
 PIXEL_METHODS = ("schut", "input_gradient_descent")
+#: The image size of the shipped Two4Two parameter read-out (explainers/checkpoints/two4two-readout-64.pt).
+READOUT_SIZE = 64
 #: Methods of invertible models that explain themselves (given with --glow / --ibinn).
 INVERTIBLE = ("counterfactual_interpolation", "ecinn")
 
@@ -63,8 +65,8 @@ def _clarity_ensemble(entrant, classifier, vae, reference):
     return prepare
 
 
-def entrants_for(*, classifier, vae, ensemble: list, glow, ibinn=None, methods: tuple[str, ...], max_iterations: int,
-                 reference, available: list[str]):
+def entrants_for(*, classifier, vae, ensemble: list, glow, ibinn=None, methods: tuple[str, ...],
+                 max_iterations: int, reference, available: list[str]):
     """One entrant per method the loaded networks allow (a method missing from the registry is skipped)."""
     from explainers.core.evaluation.counterfactual_comparison import Entrant
 
@@ -103,6 +105,7 @@ def comparison_run(*, classifier: str, oracle: str | None, vae: str, class_vaes:
                    ensemble: list[str], glow: str | None = None, ibinn: str | None = None, n: int = 16,
                    reference: int = 2000, methods: tuple[str, ...] = LATENT_METHODS + PIXEL_METHODS + INVERTIBLE,
                    max_iterations: int = 500, device: str | None = None, readout: bool = True,
+                   params: dict[str, dict[str, Any]] | None = None,
                    out: str | None = None, figure: str | None = None,
                    progress: Callable[[dict], None] | None = None) -> tuple[list[dict], dict[str, str]]:
     """The comparison table rows and the files written (JSON and CSV under ``out``, the figure)."""
@@ -127,23 +130,27 @@ def comparison_run(*, classifier: str, oracle: str | None, vae: str, class_vaes:
     }
     reference_images = pixels.to_tensor(reference_u8).to(device)
     entrants = entrants_for(classifier=main.model, vae=generator, ensemble=networks["ensemble"],
-                                         glow=networks["glow"], ibinn=networks["ibinn"], methods=methods, max_iterations=max_iterations,
-                                         reference=reference_images, available=method_list())
-    read, names = None, ()
+                            glow=networks["glow"], ibinn=networks["ibinn"], methods=methods,
+                            max_iterations=max_iterations, reference=reference_images, available=method_list())
+    for entrant in entrants:  # researcher overrides, e.g. {"clarity": {"lam": 0.05}}
+        entrant.params = {**entrant.params, **(params or {}).get(entrant.method, {})}
+    read, names, read_size = None, (), None
     if readout and main.dataset.get("kind", "two4two") == "two4two":
         from explainers.core.evaluation.counterfactual_quality import REGRESSED_PARAMETERS, shipped_readout
 
-        read = shipped_readout(int(main.dataset.get("size", 64)))
+        # the shipped 64 px read-out; other sizes are resized to it
+        read_size = READOUT_SIZE
+        read = shipped_readout(read_size)
         names = REGRESSED_PARAMETERS if read is not None else ()
     rows, details = cc.compare(entrants, images, classifier=main.model,
                                oracle=networks["oracle"], vae=generator, class_vaes=networks["class_vaes"],
-                               readout=read, parameter_names=names, progress=progress)
+                               readout=read, parameter_names=names, readout_size=read_size, progress=progress)
     files: dict[str, str] = {}
     if out:
         folder = _path(out)
         folder.mkdir(parents=True, exist_ok=True)
         record = {"classifier": str(classifier), "oracle": oracle, "vae": str(vae), "class_vaes": class_vaes,
-                  "ensemble": ensemble, "glow": glow, "ibinn": ibinn, "n": n, "device": str(device), "rows": rows,
+                  "ensemble": ensemble, "glow": glow, "ibinn": ibinn, "params": params or {}, "n": n, "device": str(device), "rows": rows,
                   "per_image": {label: d["metrics"] for label, d in details.items()}}
         (folder / "comparison.json").write_text(json.dumps(record, indent=2, default=float))
         with open(folder / "comparison.csv", "w", newline="") as handle:

@@ -161,8 +161,6 @@ def explainer_evaluate(*, explainer: RegisteredModel, oracle: RegisteredModel | 
     (e.g. the ``cnn-two4two-oracle`` preset); without one, data consistency is not measured. The Two4Two
     parameter read-out is ``readout``, else the shipped one for the image size, else trained once and cached.
     """
-    import torch
-
     from explainers.core.evaluation import exaggeration as ev
     from explainers.core.methods.gradients import logit_function
     from explainers.services.classifiers import classifier_load
@@ -177,28 +175,16 @@ def explainer_evaluate(*, explainer: RegisteredModel, oracle: RegisteredModel | 
     images = _held_out(loaded.config, classifier, count)
     if classifier.dataset.kind == "two4two" and readout is None:
         readout = _readout(int(images.shape[1]), readout_path)
-    with torch.no_grad():
-        rows = ev.explanation_rows(net, forward, images, steps=steps)
-        report: dict[str, Any] = {
-            "explainer": explainer.name, "classifier": classifier.name, "images": int(len(images)), "steps": steps,
-            "training": {k: loaded.metrics.get(k) for k in ("steps", "seconds", "device", "peak_rss_mib",
-                                                             "peak_gpu_mib")},
-            "compatibility": ev.compatibility(rows["requested"], rows["achieved"]),
-            "self_consistency": ev.self_consistency(net, forward, images, steps=steps),
-        }
-        if oracle is not None:
-            features = getattr(classifier_load(oracle).eval(), "features", None)
-            if features is None:
-                raise ValidationError({"oracle": [f"{oracle.name!r} offers no feature layer; use a platform-trained "
-                                                  f"CNN (e.g. the cnn-two4two-oracle preset)."]})
-            report["data_consistency"] = ev.data_consistency(
-                features, images, rows["probability"], rows["images"].reshape(-1, *images.shape[1:]),
-                rows["achieved"].ravel())
-        if readout is not None:
-            report["parameters"] = ev.parameter_changes(readout, rows)
-            report["confounding"] = ev.confounding_metric(net, forward, images, readout, list(classifier.class_names))
-    if figure:
-        ev.compatibility_figure(rows["requested"], rows["achieved"], figure,
-                                title=f"{explainer.name}: compatibility with {classifier.name}")
-        report["figure"] = str(figure)
+    features = None
+    if oracle is not None:
+        features = getattr(classifier_load(oracle).eval(), "features", None)
+        if features is None:
+            raise ValidationError({"oracle": [f"{oracle.name!r} offers no feature layer; use a platform-trained "
+                                              f"CNN (e.g. the cnn-two4two-oracle preset)."]})
+    report = ev.evaluate(net, forward, images, steps=steps, oracle_features=features, readout=readout,
+                         class_names=list(classifier.class_names), figure=figure,
+                         title=f"{explainer.name}: compatibility with {classifier.name}")
+    report = {"explainer": explainer.name, "classifier": classifier.name,
+              "training": {k: loaded.metrics.get(k) for k in ("steps", "seconds", "device", "peak_rss_mib",
+                                                               "peak_gpu_mib")}, **report}
     return json_safe(report)

@@ -63,3 +63,20 @@ def test_compare_runs_registered_methods_and_counts_their_evaluations():
     assert rows[1]["evaluations"] > rows[0]["evaluations"]  # the decoder runs forward and backward as well
     table = cc.format_table(rows)
     assert "REVISE" in table and "descent" in table
+
+
+def test_ecinn_joins_with_its_own_model_as_the_judge():
+    from explainers.core import pixels
+    from tests.explainers.ibinn_tiny import digits_data, tiny_digits_model
+
+    model = tiny_digits_model()
+    images = pixels.to_tensor(digits_data()["test_images"][:4]).double()
+    rows, details = cc.compare([cc.Entrant("ECINN", "ecinn", {}, model)], images, classifier=model)
+    assert rows[0]["error"] == ""
+    # one forward pass per image and one inverse pass per counterfactual kept, from ECINN's own report
+    assert rows[0]["evaluations"] == pytest.approx(2.0)
+    targets = details["ECINN"]["targets"]
+    with torch.no_grad():
+        own = model.class_logits(images).argmax(1)
+    assert all(t != int(o) for t, o in zip(targets, own))
+    assert rows[0]["validity"] >= 0.75

@@ -47,7 +47,8 @@ def test_shapes_and_bins():
     x = torch.rand(3, 3, 16, 16)
     c = torch.tensor([0, 2, 3])
     assert net.encode(x).shape == (3, NET.width(2), 4, 4)
-    out = net(x, c)
+    with torch.no_grad():
+        out = net(x, c)
     assert out.shape == x.shape and 0 <= float(out.min()) and float(out.max()) <= 1
     assert net.discriminate(x, c).shape == (3,)
     # c_f(x, delta): the bin of f(x) + delta, clipped to [0, 1]
@@ -174,3 +175,17 @@ def test_method_explains_rows_and_refuses_other_sizes_and_classifiers(trained):
         explainer.explain(classifier(seed=3), images, auxiliaries={"explainer": state.model})
     with pytest.raises(MethodError, match="auxiliary model 'explainer'"):
         explainer.explain(f, images, auxiliaries={})
+
+
+def test_rows_fill_a_per_image_stimulus_set_through_the_shared_builder(trained):
+    from explainers.core.stimuli.explanation_set import build_explanation_set
+
+    _, f, state = trained
+    data = tiny_data()
+    result, maps = build_explanation_set(f, data["val_images"][:2], data["val_labels"][:2],
+                                         method="progressive_exaggeration", parameters={"steps": 3},
+                                         class_names=["sticky", "stretchy"], source_indices=[0, 1],
+                                         auxiliaries={"explainer": state.model})
+    assert maps is None and len(result.cells) == 2 * 4
+    generated = [cell for cell in result.cells if not cell.is_original]
+    assert {cell.column for cell in generated} == {1, 2, 3}

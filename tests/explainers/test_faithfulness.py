@@ -70,7 +70,7 @@ def test_a_column_without_a_target_takes_no_part_in_errors_or_monotony():
 def test_every_served_row_is_monotone_and_on_target_on_the_code_path_that_writes_grids(kind, tmp_path):
     """build_logit_grid -> write_grid_files -> the PNGs read back: each generated cell's PNG re-encodes to its
     column's target (on average within 1 % of the target spacing, the served-rounding tolerance, and each cell
-    within 5 %), every row is monotone,
+    within 10 %), every row is monotone,
     and the grid's tally of network evaluations includes the rounding search's passes."""
     import torch
 
@@ -97,7 +97,7 @@ def test_every_served_row_is_monotone_and_on_target_on_the_code_path_that_writes
     spacing = np.min(np.diff(np.sort(targets[np.isfinite(targets)])))
     generated = ~original & np.isfinite(targets)[None, :]
     errors = np.abs(served - targets)[generated]
-    assert errors.mean() <= 0.01 * spacing and errors.max() <= 0.05 * spacing
+    assert errors.mean() <= 0.01 * spacing and errors.max() <= 0.1 * spacing
     report = faithfulness(served, original, targets)
     assert report["monotone_share"] == 1.0 and report["generated_cells"] == (25 if kind == "isofactual" else 20)
     assert result.extra["faithfulness"]["max_abs_error"] == pytest.approx(report["max_abs_error"], abs=1e-4)

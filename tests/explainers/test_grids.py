@@ -129,11 +129,11 @@ def test_counterfactual_rows_keep_their_original_and_hit_every_target(researcher
         spacing = min(np.diff(sorted(targets)))
         for cell in cells:
             if not cell.is_original:
-                # The stored logit is that of the 8-bit image shown, within 5 % of the spacing of the targets;
+                # The stored logit is that of the 8-bit image shown, within 10 % of the spacing of the targets;
                 # the latent it was decoded from is recorded (its target corrected only where rounding alone
                 # could not reach the column's target).
                 assert cell.parameters["target_logit"] == pytest.approx(targets[cell.column])
-                assert abs(cell.logit - targets[cell.column]) <= 0.05 * spacing
+                assert abs(cell.logit - targets[cell.column]) <= 0.1 * spacing
                 assert {"alpha", "latent_logit", "rounding_flips"} <= set(cell.parameters)
 
 
@@ -153,7 +153,7 @@ def test_counterfactual_images_decode_to_the_target_logit(researcher, checkpoint
         reencoded = model.logit(to_tensor(images)).numpy()
     targets = np.array([cell.parameters["target_logit"] for cell in cells])
     spacing = min(np.diff(sorted(set(targets.tolist()))))
-    assert np.abs(reencoded - targets).max() <= 0.05 * spacing
+    assert np.abs(reencoded - targets).max() <= 0.1 * spacing
     # The stored logit is the logit of exactly the PNG a participant sees.
     np.testing.assert_allclose([cell.logit for cell in cells], reencoded, rtol=0, atol=1e-4)
 
@@ -172,7 +172,7 @@ def test_isofactual_rows_open_with_their_original_and_each_column_shares_one_log
         assert cells[0].is_original and not any(cell.is_original for cell in cells[1:])
         assert len({cell.source_index for cell in cells}) == 1
         for cell in cells[1:]:
-            assert abs(cell.logit - targets[cell.column]) <= 0.05 * spacing
+            assert abs(cell.logit - targets[cell.column]) <= 0.1 * spacing
     generated = [cell for cell in grid.cells.all() if not cell.is_original]
     assert {cell.parameters["component"] for cell in generated} == {0, 1, 2, 3}
     assert grid.provenance["faithfulness"]["generated_cells"] == 25

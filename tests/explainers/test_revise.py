@@ -73,3 +73,16 @@ def test_bad_input_is_refused():
             Brightness(), dark_images(), {"generator": GreyGenerator()})
     with pytest.raises(MethodError, match="equals the classifier's prediction"):
         method("revise", generator_model=1, target=0).explain(Brightness(), dark_images(), {"generator": GreyGenerator()})
+
+
+def test_revise_fills_a_per_image_stimulus_set():
+    from explainers.core import pixels
+    from explainers.core.stimuli.explanation_set import build_explanation_set
+
+    images = pixels.to_uint8(dark_images(n=2))
+    result, maps = build_explanation_set(
+        Brightness(), images, [0, 0], method="revise", parameters={"generator_model": 1, "learning_rate": 0.1},
+        class_names=["dark", "bright"], source_indices=[0, 1], auxiliaries={"generator": GreyGenerator()})
+    assert maps is None
+    generated = [cell for cell in result.cells if cell.column == 1]
+    assert len(generated) == 2 and all(cell.parameters["valid"] for cell in generated)

@@ -24,6 +24,7 @@ def test_gunicorn_defaults_balance_requests_over_workers(monkeypatch):
     conf = _conf(monkeypatch, DATABASE_URL="postgres://u@db/studyserver")
     assert conf["worker_class"] == "gthread" and conf["keepalive"] == 0
     assert conf["threads"] == 8 and 1 <= conf["workers"] <= 8
+    assert conf["worker_connections"] == conf["threads"]  # a busy worker leaves new connections to others
     # One database connection per thread: below PostgreSQL's default max_connections of 100.
     assert conf["workers"] * conf["threads"] < 100
 
@@ -54,3 +55,25 @@ def test_sqlite_databases_open_in_write_ahead_log_mode(tmp_path):
             assert cursor.fetchone()[0] == 2  # FULL: durability is not traded for speed
     finally:
         wrapper.close()
+
+
+WARM_UP_PROBE = """
+import json, os, runpy, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyserver.settings")
+import django
+django.setup()
+runpy.run_path("studyserver/gunicorn_conf.py")["warm_up"]()
+print(json.dumps(sorted(m for m in ("torch", "scipy", "matplotlib", "statsmodels", "pandas", "sklearn", "captum")
+                        if m in sys.modules)))
+"""
+
+
+def test_the_worker_warm_up_compiles_the_pages_without_loading_torch_or_scipy(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", WARM_UP_PROBE], cwd=CONF.parents[1], capture_output=True,
+                            text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "STUDYSERVER_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -38,6 +38,9 @@ AUDIT_PARAMETERS: tuple[tuple[str, str, Callable[[float], float]], ...] = (
     ("bending", "bending", float),
     ("abs_rotation_yaw", "obj_rotation_yaw", abs),
     ("rotation_pitch", "obj_rotation_pitch", float),
+    # The renderer's yaw turns the animal in the image plane; pitch turns it about the vertical image axis and
+    # foreshortens it, like the seed's Blender rotation, so the seed's "Abs. Rotation" is |pitch| here.
+    ("abs_rotation_pitch", "obj_rotation_pitch", abs),
     ("rotation_roll", "obj_rotation_roll", float),
     ("position_x", "position_x", float),
     ("position_y", "position_y", float),

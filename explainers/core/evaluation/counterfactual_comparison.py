@@ -61,6 +61,7 @@ class Run:
     seconds: float
     error: str = ""
     setup_seconds: float = 0.0
+    iterations: list[int] | None = None  # gradient (or greedy) steps per row, where the method searches
 
 
 def served(x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +107,8 @@ def run_entrant(entrant: Entrant, images: torch.Tensor) -> Run:
     else:
         targets = torch.as_tensor(extra["target_class"])
         chosen = explanation.images[:, -1]
-    return Run(entrant, served(chosen), targets, extra.get("evaluations"), seconds, setup_seconds=setup)
+    return Run(entrant, served(chosen), targets, extra.get("evaluations"), seconds, setup_seconds=setup,
+               iterations=extra.get("iterations"))
 
 
 def _run_ecinn(entrant: Entrant, images: torch.Tensor) -> Run:
@@ -168,8 +170,18 @@ def latent_l1(vae, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (za - zb).abs().sum(1).cpu()
 
 
+def read_parameters(readout, x: torch.Tensor, size: int | None) -> np.ndarray:
+    """The read-out's parameters of served images; images of another size are resized bilinearly to the size
+    it was trained at (as the CEM-MAF attribute functions do)."""
+    if size is None or x.shape[-1] == size:
+        return readout.read(pixels.to_uint8(x))
+    resized = torch.nn.functional.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
+    return readout.read(pixels.to_uint8(resized))
+
+
 def row_metrics(run: Run, images: torch.Tensor, *, classifier, oracle, vae, class_vaes: dict[int, Any],
-                readout=None, parameter_names: tuple[str, ...] = ()) -> dict[str, Any]:
+                readout=None, parameter_names: tuple[str, ...] = (), readout_size: int | None = None
+                ) -> dict[str, Any]:
     """Per-image metrics of one run (lists of length N); see the module docstring."""
     x, cf, targets = images.detach().cpu(), run.counterfactuals, run.targets.cpu()
     judge = run.entrant.model if run.entrant.method in ("counterfactual_interpolation", "ecinn") else classifier
@@ -183,7 +195,7 @@ def row_metrics(run: Run, images: torch.Tensor, *, classifier, oracle, vae, clas
         "evaluations": run.evaluations,
     }
     if readout is not None:
-        change = readout.read(pixels.to_uint8(cf)) - readout.read(pixels.to_uint8(x))
+        change = read_parameters(readout, cf, readout_size) - read_parameters(readout, x, readout_size)
         metrics["parameter_change"] = {name: np.abs(change[:, j]).tolist() for j, name in enumerate(parameter_names)}
     return metrics
 
@@ -207,6 +219,9 @@ def summary_row(run: Run, metrics: dict[str, Any] | None, n: int) -> dict[str, A
         "l1_pixels": _mean(metrics["l1_pixels"]), "l1_latent": _mean(metrics["l1_latent"]),
         "im1": _mean(metrics["im1"]), "evaluations": _mean(metrics["evaluations"]),
         "seconds_per_image": run.seconds / n, "setup_seconds": run.setup_seconds,
+        "iterations": _mean(run.iterations),
+        # a batch's row-steps share the wall time: the cost of one step of one row
+        "ms_per_step": 1000 * run.seconds / sum(run.iterations) if run.iterations and sum(run.iterations) else None,
     })
     change = metrics.get("parameter_change")
     if change:
@@ -217,17 +232,30 @@ def summary_row(run: Run, metrics: dict[str, Any] | None, n: int) -> dict[str, A
     return row
 
 
+def _warm_up(classifier, images: torch.Tensor) -> None:
+    """One-off costs (the optimizer's lazy imports, CUDA kernels' first launch) before any method is timed,
+    so that the first method's seconds are not charged with them."""
+    x = images[:1].detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([x], lr=1e-3)
+    logit_function(classifier)(x.to(next(classifier.parameters()).dtype)).sum().backward()
+    optimizer.step()
+    if x.is_cuda:
+        torch.cuda.synchronize()
+
+
 def compare(entrants: list[Entrant], images: torch.Tensor, *, classifier, oracle=None, vae=None,
             class_vaes: dict[int, Any] | None = None, readout=None, parameter_names: tuple[str, ...] = (),
-            progress=None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            readout_size: int | None = None, progress=None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(table rows, per-image details and the served counterfactuals by label) for ``entrants`` on ``images``."""
     rows, details = [], {}
+    _warm_up(classifier, images)
     for entrant in entrants:
         run = run_entrant(entrant, images)
         metrics = None
         if not run.error:
             metrics = row_metrics(run, images, classifier=classifier, oracle=oracle, vae=vae,
-                                  class_vaes=class_vaes or {}, readout=readout, parameter_names=parameter_names)
+                                  class_vaes=class_vaes or {}, readout=readout, parameter_names=parameter_names,
+                                  readout_size=readout_size)
             details[entrant.label] = {"metrics": metrics, "counterfactuals": run.counterfactuals,
                                       "targets": run.targets.tolist()}
         rows.append(summary_row(run, metrics, images.shape[0]))
@@ -239,7 +267,8 @@ def compare(entrants: list[Entrant], images: torch.Tensor, *, classifier, oracle
 COLUMNS = (("method", "method", "{}"), ("validity", "valid", "{:.2f}"), ("validity_oracle", "oracle", "{:.2f}"),
            ("l1_pixels", "L1 px", "{:.4f}"), ("l1_latent", "L1 z", "{:.2f}"), ("im1", "IM1", "{:.3f}"),
            ("arms_change", "Δarms", "{:.2f}"), ("other_parameters_change", "Δother", "{:.2f}"),
-           ("evaluations", "evals/img", "{:.0f}"), ("seconds_per_image", "s/img", "{:.3f}"),
+           ("iterations", "steps", "{:.0f}"), ("evaluations", "evals/img", "{:.0f}"),
+           ("ms_per_step", "ms/step", "{:.2f}"), ("seconds_per_image", "s/img", "{:.3f}"),
            ("setup_seconds", "setup s", "{:.1f}"))
 
 

@@ -159,8 +159,11 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def image_features(feature_fn: Callable[[Tensor], Tensor], images: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Features (N x D, float64) of uint8 N x H x W x C images."""
-    return np.concatenate([feature_fn(pixels.to_tensor(images[part])).double().cpu().numpy()
+    """Features (N x D, float64) of uint8 N x H x W x C images (on the device of the network ``feature_fn`` is
+    a method of)."""
+    owner = getattr(feature_fn, "__self__", None)
+    device = next(owner.parameters()).device if isinstance(owner, torch.nn.Module) else torch.device("cpu")
+    return np.concatenate([feature_fn(pixels.to_tensor(images[part], device=device)).double().cpu().numpy()
                            for part in _batches(len(images), batch_size)])
 
 
@@ -246,3 +249,27 @@ def training_snapshot(model: ExaggerationNet, forward, images: np.ndarray) -> di
     compat = compatibility(rows["requested"], rows["achieved"])
     return {"val_correlation": compat["correlation"], "val_mean_abs_gap": compat["mean_abs_gap"],
             "val_identity_l1": float((identity - x).abs().mean())}
+
+
+def evaluate(explainer: ExaggerationNet, forward, images: np.ndarray, *, steps: int = 10,
+             oracle_features: Callable[[Tensor], Tensor] | None = None, readout: ParameterReadout | None = None,
+             class_names=("sticky", "stretchy"), figure=None, title: str = "") -> dict[str, Any]:
+    """Every measure above on held-out real ``images`` (uint8): compatibility and self-consistency always;
+    data consistency given ``oracle_features``; parameter changes and confounding given a Two4Two ``readout``;
+    the Figure-3 plot written to ``figure`` when given."""
+    with torch.no_grad():
+        rows = explanation_rows(explainer, forward, images, steps=steps)
+        report: dict[str, Any] = {"images": int(len(images)), "steps": steps,
+                                  "compatibility": compatibility(rows["requested"], rows["achieved"]),
+                                  "self_consistency": self_consistency(explainer, forward, images, steps=steps)}
+        if oracle_features is not None:
+            report["data_consistency"] = data_consistency(
+                oracle_features, images, rows["probability"], rows["images"].reshape(-1, *images.shape[1:]),
+                rows["achieved"].ravel())
+        if readout is not None:
+            report["parameters"] = parameter_changes(readout, rows)
+            report["confounding"] = confounding_metric(explainer, forward, images, readout, list(class_names))
+    if figure is not None:
+        compatibility_figure(rows["requested"], rows["achieved"], figure, title=title)
+        report["figure"] = str(figure)
+    return report

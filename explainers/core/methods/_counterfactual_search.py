@@ -171,6 +171,11 @@ def ensemble_forwards(model, members, x: Tensor, method: str) -> list:
     return forwards
 
 
+def counted_ensemble(forwards, log: EvaluationLog) -> list[Counted]:
+    """The explained classifier ("classifier") and the members ("ensemble member i"), each counted."""
+    return [Counted(f, log, "classifier" if i == 0 else f"ensemble member {i}") for i, f in enumerate(forwards)]
+
+
 def generator_of(auxiliaries: dict | None, x: Tensor, method: str):
     """The auxiliary generator (a VAE: encode/decode) matching the images' shape, else MethodError."""
     generator = (auxiliaries or {}).get("generator")
@@ -255,9 +260,13 @@ def mean_probability_loss(forwards, values: Tensor, targets: Tensor) -> tuple[Te
     return torch.stack(losses).mean(0), torch.stack(probs).mean(0)
 
 
-def served_explanation(model, counterfactuals: Tensor, predictions: Tensor, targets: Tensor, result: SearchResult,
-                       log: EvaluationLog, column: dict[str, Any], extra: dict[str, Any] | None = None) -> Explanation:
-    """One column per row: the counterfactual clamped and scored by the explained classifier as served (8-bit)."""
+def served_explanation(model, counterfactuals: Tensor, predictions: Tensor, targets: Tensor,
+                       result: SearchResult, log: EvaluationLog, column: dict[str, Any],
+                       extra: dict[str, Any] | None = None) -> Explanation:
+    """One column per row: the counterfactual clamped and scored by the explained classifier as served (8-bit).
+
+    ``extra`` holds per-row lists (length N) plus ``network_evaluations``, the batch's total, which stimulus
+    sets add up."""
     images = counterfactuals.detach().clamp(0, 1)
     device, dtype = model_device_dtype(model)
     served = pixels.to_tensor(pixels.to_uint8(images), dtype=dtype, device=device)
@@ -275,5 +284,6 @@ def served_explanation(model, counterfactuals: Tensor, predictions: Tensor, targ
                "reached": [bool(r) for r in result.reached], "iterations": [int(i) for i in result.iterations],
                "search_probability": [round(float(p), 6) for p in result.probability],
                "valid": [bool(served_class[i] == targets[i].cpu()) for i in range(n)],
-               "evaluations": log.per_row(), "evaluations_by_network": log.per_row_by_network(), **(extra or {})},
+               "evaluations": log.per_row(), "evaluations_by_network": log.per_row_by_network(),
+               "network_evaluations": log.total(), **(extra or {})},
     )

@@ -185,8 +185,8 @@ class Clarity:
     def __init__(self, config: "Clarity.Config"):
         self.config = config
 
-    def explain(self, model, images, auxiliaries: dict | None = None, *, latent_ensemble: LatentEnsemble | None = None,
-                reference_images=None):
+    def explain(self, model, images, auxiliaries: dict | None = None, *,
+                latent_ensemble: LatentEnsemble | None = None, reference_images=None):
         """``latent_ensemble`` (tests, or a caller that trained one) skips training; ``reference_images``
         are the encoded training data of the ensemble (see the module docstring)."""
         c = self.config
@@ -205,14 +205,16 @@ class Clarity:
                 cs.generator_of(auxiliaries, reference, "clarity")
             latent_ensemble, accuracy = latent_ensemble_for(generator, model, c, k, reference)
         latent_ensemble = latent_ensemble.to(device=device, dtype=dtype)
-        out_classes = latent_ensemble(torch.zeros(1, generator.config.latent_dim, device=device, dtype=dtype)).shape[-1]
+        origin = torch.zeros(1, generator.config.latent_dim, device=device, dtype=dtype)
+        out_classes = latent_ensemble(origin).shape[-1]
         if out_classes != k:
             raise MethodError(f"clarity: the latent ensemble has {out_classes} classes but the explained classifier "
                               f"has {k}")
         log = cs.EvaluationLog(x.shape[0])
         encode = cs.Counted(lambda v: generator.encode(v)[0], log, "encoder")
         decode = cs.Counted(generator.decode, log, "decoder")
-        members = [cs.Counted(m, log, f"latent classifier {i + 1}") for i, m in enumerate(latent_ensemble.members)]
+        members = [cs.Counted(m, log, f"latent classifier {i + 1}")
+                   for i, m in enumerate(latent_ensemble.members)]
         targets = targets.to(device)
         with torch.no_grad():
             z = encode(x)
@@ -227,7 +229,8 @@ class Clarity:
             counterfactuals = decode(result.values)
         latent_l1 = cs.distance(result.values, z, "l1")
         return cs.served_explanation(
-            model, counterfactuals, predictions.cpu(), targets.cpu(), result, log, {"counterfactual": "clarity"},
+            model, counterfactuals, predictions.cpu(), targets.cpu(), result, log,
+            {"label": "Counterfactual", "counterfactual": "clarity"},
             extra={"latent_l1": [round(float(v), 6) for v in latent_l1],
                    "latent_ensemble_accuracy": [accuracy] * x.shape[0]},
         )

@@ -64,4 +64,4 @@ class InputGradientDescent:
         result = cs.search(x, objective, gamma=c.gamma, max_iterations=c.max_iterations,
                            learning_rate=c.learning_rate, log=log, project=lambda v: v.clamp(0, 1))
         return cs.served_explanation(model, result.values, predictions.cpu(), targets.cpu(), result, log,
-                                     {"counterfactual": "input_gradient_descent"})
+                                     {"label": "Counterfactual", "counterfactual": "input_gradient_descent"})

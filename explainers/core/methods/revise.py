@@ -84,7 +84,7 @@ def revise_search(model, images, auxiliaries: dict | None, config: ReviseConfig,
     log = cs.EvaluationLog(x.shape[0])
     encode = cs.Counted(lambda v: generator.encode(v)[0], log, "encoder")
     decode = cs.Counted(generator.decode, log, "decoder")
-    counted = [cs.Counted(f, log, "classifier" if i == 0 else f"ensemble member {i}") for i, f in enumerate(forwards)]
+    counted = cs.counted_ensemble(forwards, log)
     with torch.no_grad():
         z = encode(x)
 
@@ -103,7 +103,7 @@ def revise_search(model, images, auxiliaries: dict | None, config: ReviseConfig,
         counterfactuals = generator.decode(result.values)  # the last iterate's image, already decoded once
     latent_l1 = cs.distance(result.values, z, "l1")
     return cs.served_explanation(model, counterfactuals, predictions.cpu(), targets.cpu(), result, log,
-                                 {"counterfactual": method},
+                                 {"label": "Counterfactual", "counterfactual": method},
                                  extra={"latent_l1": [round(float(v), 6) for v in latent_l1],
                                         "ensemble_size": [len(forwards)] * x.shape[0]})
 

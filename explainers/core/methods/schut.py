@@ -60,12 +60,12 @@ class Schut:
             predictions, targets = cs.resolve_targets(forwards[0](x), c.target, "schut")
         targets = targets.to(device)
         log = cs.EvaluationLog(x.shape[0])
-        counted = [cs.Counted(f, log, "classifier" if i == 0 else f"ensemble member {i}") for i, f in enumerate(forwards)]
+        counted = cs.counted_ensemble(forwards, log)
         result = greedy_pixel_search(counted, x, targets, step=c.step, gamma=c.gamma,
                                      max_iterations=c.max_iterations, log=log)
         changed = (result.values != x).flatten(1).sum(1)
         return cs.served_explanation(model, result.values, predictions.cpu(), targets.cpu(), result, log,
-                                     {"counterfactual": "schut"},
+                                     {"label": "Counterfactual", "counterfactual": "schut"},
                                      extra={"changed_values": [int(v) for v in changed],
                                             "ensemble_size": [len(forwards)] * x.shape[0]})
 
@@ -101,7 +101,8 @@ def greedy_pixel_search(forwards, x: Tensor, targets: Tensor, *, step: float, ga
             index = score.argmax(1)
             flat = values.detach().flatten(1).clone()
             picked = torch.arange(len(index), device=x.device)
-            flat[picked, index] = (flat[picked, index] + step * direction.flatten(1)[picked, index]).clamp(0, 1)
+            moved = flat[picked, index] + step * direction.flatten(1)[picked, index]
+            flat[picked, index] = moved.clamp(0, 1)
             keep = (~done).to(x.device)
             current[rows[keep]] = flat[keep].view(-1, *x.shape[1:])
         active = active[~done]

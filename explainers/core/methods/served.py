@@ -25,7 +25,7 @@ from torch import Tensor
 from explainers.core import pixels
 
 #: Steps of the rounding search and the error (in logits) at which an image counts as on target.
-DEFAULT_STEPS = 4
+DEFAULT_STEPS = 2
 DEFAULT_TOLERANCE = 0.01
 
 

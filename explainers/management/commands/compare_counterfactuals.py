@@ -6,6 +6,22 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 
+def _params(values: list[str]) -> dict[str, dict]:
+    """METHOD.KEY=VALUE (VALUE as JSON, else a string) -> {method: {key: value}}."""
+    params: dict[str, dict] = {}
+    for value in values:
+        name, _, setting = value.partition(".")
+        key, _, raw = setting.partition("=")
+        if not name or not key or not raw:
+            raise CommandError(f"--param takes METHOD.KEY=VALUE (e.g. clarity.lam=0.05), got {value!r}")
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed = raw
+        params.setdefault(name, {})[key] = parsed
+    return params
+
+
 def _class_path(value: str) -> tuple[int, str]:
     label, _, path = value.partition("=")
     if not path or not label.isdigit():
@@ -30,6 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--glow", help="a Glow checkpoint of the same image size (its own counterfactuals)")
         parser.add_argument("--ibinn", help="an IB-INN checkpoint of the same images (ECINN's counterfactuals)")
         parser.add_argument("--methods", default="", help="comma-separated registered names (default: all)")
+        parser.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                            help="a method parameter, e.g. clarity.lam=0.05 (repeat)")
         parser.add_argument("--n", type=int, default=16, help="held-out images (default 16)")
         parser.add_argument("--reference", type=int, default=2000, help="training images for Clarity's ensemble")
         parser.add_argument("--max-iterations", type=int, default=500, help="N of the stopping rule (default 500)")
@@ -56,7 +74,7 @@ class Command(BaseCommand):
                 class_vaes=dict(_class_path(v) for v in options["class_vae"]), ensemble=options["ensemble"],
                 glow=options["glow"], ibinn=options["ibinn"], n=options["n"], reference=options["reference"],
                 max_iterations=options["max_iterations"], device=options["device"],
-                readout=not options["no_readout"], out=options["out"], figure=options["figure"],
+                readout=not options["no_readout"], params=_params(options["param"]), out=options["out"], figure=options["figure"],
                 progress=lambda row: self.stderr.write(f"{row['method']} done"), **kwargs)
         except (ValueError, CheckpointError) as exc:
             raise CommandError(str(exc)) from exc

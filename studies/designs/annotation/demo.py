@@ -11,6 +11,11 @@ Until progressive exaggeration lands, the items are cut from the counterfactual 
   the grid explaining a classifier trained without the colour bias ("unbiased"), correct answer as in the
   paper always the target attribute.
 
+The same tasks come from progressive-exaggeration stimulus sets (rows [original | exaggerations at rising
+Stretchy posteriors], method ``progressive_exaggeration``) with ``"explanations_only": true`` in the template
+(two4two_exaggeration_annotation.json): pairs and rows then use the generated images only, as in the paper
+(easy: the two ends of a row; hard: the neighbouring steps with the closest logits).
+
 The template (studies/study_templates/two4two_annotation.json) holds the questions and k in its
 ``design_settings``; a malformed entry is a StudyTemplateError naming it, and nothing is created.
 """
@@ -32,11 +37,13 @@ from . import services
 SOURCES = ("relative_order", "rows", "bias_rows")
 
 
-def _rows(grid) -> list[list[Any]]:
-    """The grid's cells per row, left to right, rows in order."""
+def _rows(grid, explanations_only: bool = False) -> list[list[Any]]:
+    """The grid's cells per row, left to right, rows in order; without the originals when ``explanations_only``
+    (a progressive-exaggeration set: [original | exaggerations], only the exaggerations are compared)."""
     rows: dict[int, list[Any]] = defaultdict(list)
     for cell in grid.cells.order_by("row", "column"):
-        rows[cell.row].append(cell)
+        if not (explanations_only and cell.is_original):
+            rows[cell.row].append(cell)
     return [rows[index] for index in sorted(rows)]
 
 
@@ -46,8 +53,8 @@ def _pair_item(task, key: str, subcategory: str, first, second) -> None:
                                     images=[{"grid_cell": first}, {"grid_cell": second}])
 
 
-def _relative_order_items(task, grid, rows: int) -> None:
-    for index, cells in enumerate(_rows(grid)[:rows]):
+def _relative_order_items(task, grid, rows: int, explanations_only: bool = False) -> None:
+    for index, cells in enumerate(_rows(grid, explanations_only)[:rows]):
         if len(cells) < 3:
             continue
         ends = (cells[0], cells[-1])
@@ -59,8 +66,9 @@ def _relative_order_items(task, grid, rows: int) -> None:
             _pair_item(task, f"row{index}-hard", "hard", *closest)
 
 
-def _row_items(task, grid, rows: int, *, subcategory: str, truth: str, prefix: str = "row") -> None:
-    for index, cells in enumerate(_rows(grid)[:rows]):
+def _row_items(task, grid, rows: int, *, subcategory: str, truth: str, prefix: str = "row",
+               explanations_only: bool = False) -> None:
+    for index, cells in enumerate(_rows(grid, explanations_only)[:rows]):
         services.annotation_item_create(task=task, key=f"{prefix}{index}", subcategory=subcategory,
                                         ground_truth=truth, images=[{"grid_cell": cell} for cell in cells])
 
@@ -76,6 +84,9 @@ def annotation_demo_build(template: StudyTemplate, *, owner, biased_grid, unbias
     rows = options.get("rows_per_task", 10)
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         raise StudyTemplateError(f"{where}.rows_per_task: expected a positive integer, got {rows!r}.")
+    only = options.get("explanations_only", False)
+    if not isinstance(only, bool):
+        raise StudyTemplateError(f"{where}.explanations_only: expected true or false, got {only!r}.")
     study = study_from_template(template, owner=owner)
     try:
         services.annotation_settings_save(study=study, **{
@@ -88,15 +99,15 @@ def annotation_demo_build(template: StudyTemplate, *, owner, biased_grid, unbias
                       if name in spec}
             task = services.annotation_task_create(study=study, order=order, **fields)
             if spec["source"] == "relative_order":
-                _relative_order_items(task, biased_grid, rows)
+                _relative_order_items(task, biased_grid, rows, only)
             elif spec["source"] == "rows":
                 _row_items(task, biased_grid, rows, subcategory=spec.get("subcategory", "arms"),
-                           truth=spec.get("ground_truth", ""))
+                           truth=spec.get("ground_truth", ""), explanations_only=only)
             else:
                 _row_items(task, biased_grid, rows, subcategory="biased", truth=spec.get("ground_truth", ""),
-                           prefix="biased-row")
+                           prefix="biased-row", explanations_only=only)
                 _row_items(task, unbiased_grid, rows, subcategory="unbiased", truth=spec.get("ground_truth", ""),
-                           prefix="unbiased-row")
+                           prefix="unbiased-row", explanations_only=only)
         if launch:
             study = study_launch(study=study)
     except ValidationError as error:
