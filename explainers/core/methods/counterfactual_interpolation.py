@@ -24,7 +24,7 @@ from .registry import MethodError, register_method
 from .served import DEFAULT_STEPS, DEFAULT_TOLERANCE, serve_at_target
 
 #: Fixed-point corrections of the latent target for served cells the rounding leaves off target.
-DEFAULT_CORRECTIONS = 1
+DEFAULT_CORRECTIONS = 2
 
 
 def logit_alpha(model, z: Tensor, targets: Tensor) -> Tensor:

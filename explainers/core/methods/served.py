@@ -25,7 +25,7 @@ from torch import Tensor
 from explainers.core import pixels
 
 #: Steps of the rounding search and the error (in logits) at which an image counts as on target.
-DEFAULT_STEPS = 2
+DEFAULT_STEPS = 3
 DEFAULT_TOLERANCE = 0.01
 
 
@@ -77,13 +77,14 @@ def _logits(model, levels: Tensor, batch_size: int, *, gradients: bool) -> tuple
 
 
 def _flip_towards(levels: Tensor, nearest: Tensor, other: Tensor, grad: Tensor, error: Tensor,
-                  candidates: int = 1024) -> Tensor:
+                  candidates: int = 1024, enough: float = 0.0) -> Tensor:
     """Levels with the pixel choices toggled whose predicted logit changes add up to at most ``error`` (per row).
 
     The predicted change of toggling a value is grad · (its other choice − its current level) / 256. Of the
     ``candidates`` toggles that move the logit the right way most, largest first, each is taken while it still
     fits into the remaining error (the greedy rule for a subset sum), so large steps close most of the gap
-    and small ones the rest without overshooting.
+    and small ones the rest without overshooting; the search stops once every row's predicted remainder is
+    at most ``enough``.
     """
     n = levels.shape[0]
     flat_levels, flat_nearest, flat_other = levels.reshape(n, -1), nearest.reshape(n, -1), other.reshape(n, -1)
@@ -94,6 +95,8 @@ def _flip_towards(levels: Tensor, nearest: Tensor, other: Tensor, grad: Tensor, 
     remaining = error.abs().to(ordered.dtype)
     take = torch.zeros_like(ordered, dtype=torch.bool)
     for j in range(ordered.shape[1]):
+        if j % 32 == 0 and not bool((remaining > enough).any()):  # checked now and then: each check syncs a GPU
+            break
         fits = (ordered[:, j] > 0) & (ordered[:, j] <= remaining)
         take[:, j] = fits
         remaining = remaining - torch.where(fits, ordered[:, j], torch.zeros_like(remaining))
@@ -131,7 +134,8 @@ def serve_at_target(model, decoded: Tensor, targets: Tensor, *, steps: int = DEF
         if not gradients or not bool(open_.any()):
             break
         rows = active[open_]
-        levels[rows] = _flip_towards(levels[rows], nearest[rows], other[rows], grad[open_], error[open_])
+        levels[rows] = _flip_towards(levels[rows], nearest[rows], other[rows], grad[open_], error[open_],
+                                     enough=tolerance / 4)
         active = rows
     flips = (best_levels != nearest).flatten(1).sum(1)
     return Served(_as_input(best_levels).to(decoded.dtype), best_logits, flips, forward, backward)
