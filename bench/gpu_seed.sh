@@ -13,6 +13,8 @@
 # this script: the tiny "quick" preset and 200 held-out images). TRAIN_JOBS="seed64-supervised" (say) trains
 # only those presets of bench/gpu_seed.py (TRAIN_JOBS=quick: the real grid figures, a toy training). BUDGET_S
 # (default 420) is how long after the script began a training job may still start; later ones are skipped.
+# SKIP_GRIDS=1 leaves out (c), e.g. for a second run that only trains; SHIP=NAME (with one training job)
+# returns its weights as a shipped checkpoint under $OUT/shipped (bench/gpu_seed.py --ship).
 #
 # The lent machine has no internet, so `pip install -e .` (torch==2.13.0 and Django from PyPI) cannot work
 # there. Everything here uses explainers.core only (plain torch, numpy, Pillow, scipy), which runs on the
@@ -78,12 +80,12 @@ fi
 if [ -n "${TRAIN_JOBS:-}" ]; then read -r -a JOBS <<< "$TRAIN_JOBS"; fi
 if [ "${JOBS[0]}" = "quick" ]; then AUDIT_ARGS=(--audit-rows 10 --audit-test 100 --audit-regression 200 --regressor-steps 5); fi
 
-# (c) first: short, and it needs nothing the training jobs produce.
-step grids "$PY" bench/grids.py "${GRID_ARGS[@]}"
+# (c) first: short, and it needs nothing the training jobs produce (SKIP_GRIDS=1 leaves it out).
+if [ "${SKIP_GRIDS:-0}" != "1" ]; then step grids "$PY" bench/grids.py "${GRID_ARGS[@]}"; fi
 # (a), (b), (d): the training jobs each end with the audit and read-out; figures in $OUT/gpu_seed.json.
 remaining=$(( BUDGET_S - ($(date +%s) - START) ))
 step train-and-audit "$PY" bench/gpu_seed.py --jobs "${JOBS[@]}" --out "$OUT" --cache "${CACHE:-var/gpu-cache}" \
-    --budget-s "$(( remaining > 0 ? remaining : 0 ))" "${AUDIT_ARGS[@]}"
+    --budget-s "$(( remaining > 0 ? remaining : 0 ))" "${AUDIT_ARGS[@]}" ${SHIP:+--ship "$SHIP"}
 
 echo "total $(( $(date +%s) - START )) s; files in $OUT:"
 ls -la "$OUT"

@@ -36,7 +36,8 @@ workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 
 threads = _env_int("GUNICORN_THREADS", 4 if _sqlite else 8)
 # A worker accepts a connection only while one of its threads is free; the rest wait in the kernel's
 # listen queue, first come first served, for the next free worker (gunicorn's default of 1000 lets a busy
-# worker take connections it queues behind its threads: bench/flow per-page p95 2.0-2.5 s instead of 1.0 s).
+# worker take connections it queues behind its threads: in bench/flow the pages after the first wave had
+# p95 1.5-2.3 s that way, 0.8-1.7 s this way).
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", threads)
 # A participant page takes milliseconds; 30 s means something is stuck: kill and replace the worker.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)

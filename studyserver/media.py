@@ -18,7 +18,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotModified
+from django.http import (FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed,
+                         HttpResponseNotModified)
 from django.utils._os import safe_join
 from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_safe

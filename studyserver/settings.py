@@ -114,7 +114,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLITE_JOURNAL_MODE=delete restores SQLite's default (e.g. a database on a network file system).
     _journal_mode = env_str("SQLITE_JOURNAL_MODE", "wal").lower()
     if _journal_mode not in ("wal", "delete", "truncate", "persist"):
-        raise ImproperlyConfigured(f"SQLITE_JOURNAL_MODE must be wal, delete, truncate or persist, not {_journal_mode!r}.")
+        raise ImproperlyConfigured(
+            f"SQLITE_JOURNAL_MODE must be wal, delete, truncate or persist, not {_journal_mode!r}.")
     DATABASES["default"].setdefault("OPTIONS", {}).update({
         "timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": f"PRAGMA journal_mode={_journal_mode};"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -18,8 +18,8 @@ What it does, in order:
    first run, reused later) and creates an oTree project var/bench/otree-project from bench/otree_seed/,
    with the texts, items and the same 150 grid images per condition exported from the platform's study;
 3. serves one system at a time on a free local port: `otree prodserver` (SQLite), then gunicorn with
-   studyserver/gunicorn_conf.py (its worker and thread counts; recycling off during the run) on each
-   database;
+   studyserver/gunicorn_conf.py (its worker and thread counts as the server's environment gives them;
+   recycling off during the run) on each database, the load starting once every worker logged its warm-up;
 4. drives N participants, C at a time, with the same generic client: GET a page, parse its form (inputs,
    radios, selects, textareas, hidden fields incl. the CSRF token, submit buttons), fill in valid answers
    (random Likert points, free text; the attention check answered as instructed), POST, follow redirects
@@ -36,6 +36,11 @@ What it does, in order:
    time and the total time of every request (where a page's time goes; --no-probe skips it);
 8. prints per system completed participants/s, requests/s, p50/p95/p99 per page and the ratio to oTree;
    exits 1 on any error or failed check. Figures and how to read them: docs/BENCHMARKS.md.
+
+On a machine shared with other jobs, run everything of the bench at a higher priority than those jobs, the
+database included, so that they do not decide the result: e.g. a private cluster started with
+`nice -n -10 su postgres -c "pg_ctl -D DIR -o '-p 55432' start"` and
+`nice -n -10 python -m bench.flow --admin-database-url postgres://postgres@127.0.0.1:55432/postgres`.
 """
 from __future__ import annotations
 

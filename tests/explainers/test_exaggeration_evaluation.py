@@ -93,5 +93,7 @@ def test_rows_self_consistency_data_consistency_and_confounding_run_on_tiny_nets
                                np.ones(len(REGRESSED_PARAMETERS)), {k: 1.0 for k in REGRESSED_PARAMETERS})
     bias = ev.confounding_metric(net, forward, images, readout, ["sticky", "stretchy"])
     assert set(bias) >= {"sticky", "stretchy", "query_attribute_1"}
+    assert bias["attribute_1_shift_to_target"] == pytest.approx(
+        bias["stretchy"]["attribute_1"] - bias["sticky"]["attribute_1"])
     changes = ev.parameter_changes(readout, rows)
     assert changes["ranking"][0] == "obj_color"  # the only parameter this read-out sees

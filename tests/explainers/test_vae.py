@@ -70,7 +70,7 @@ def test_dipvae_adds_its_penalty_to_the_loss():
     config = vae_family.VAETrainConfig(net=TINY)
     loss_plain, _ = vae_family.FAMILY.loss(plain, x, None, config)
     loss_dip, metrics = vae_family.FAMILY.loss(dip, x, None, config)
-    assert metrics["dip"] > 0 and float(loss_dip - loss_plain) == pytest.approx(metrics["dip"], rel=1e-4)
+    assert metrics["dip"] > 0 and float((loss_dip - loss_plain).detach()) == pytest.approx(metrics["dip"], rel=1e-4)
 
 
 @pytest.mark.parametrize("changes, message", [

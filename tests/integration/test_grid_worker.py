@@ -65,7 +65,7 @@ def test_a_worker_pregenerates_a_grid_and_survives_a_sigkill(celery_worker_proce
     try:
         done = wait_for(second.pk, {"ready", "failed"}, 240, restarted)
         assert done.status == "ready", done.error
-        assert done.cells.count() == 150
+        assert done.cells.count() == 180  # 30 isofactual rows, each opening with its original: 30 × (1 + 5)
     finally:
         restarted.terminate()
         restarted.wait(20)

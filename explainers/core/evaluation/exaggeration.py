@@ -234,8 +234,11 @@ def confounding_metric(explainer: ExaggerationNet, forward, images: np.ndarray, 
             served.append(pixels.to_uint8(generated[:, 0]))
         explained[name] = colour_attribute(readout, np.concatenate(served))
     query = colour_attribute(readout, images if isinstance(images, np.ndarray) else pixels.to_uint8(x))
+    # The colour the explainer adds when it moves an image to the target class rather than away from it: the
+    # generator's own colour errors cancel in this difference, the classifier's reliance on colour does not.
+    shift = float(explained[target_name].mean() - explained[other_name].mean())
     return {"attribute": "object colour > 0.5 (read out)", "query_attribute_1": float(query.mean()),
-            **confounding(query, explained)}
+            "attribute_1_shift_to_target": shift, **confounding(query, explained)}
 
 
 @torch.no_grad()

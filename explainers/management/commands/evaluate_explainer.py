@@ -84,5 +84,7 @@ class Command(BaseCommand):
                 if isinstance(values, dict):
                     write(f"confounding      to {target}: warm colour {_number(values['attribute_1'])}, cool "
                           f"{_number(values['attribute_0'])}, flipped vs query {_number(values['flipped'])}")
+            write(f"                 warm share exaggerated to the target class minus to the other: "
+                  f"{_number(bias['attribute_1_shift_to_target'])}")
         if "figure" in report:
             write(f"figure           {report['figure']}")
