@@ -167,7 +167,7 @@ def _grant_researcher_permissions(user) -> None:
 
 #: The study designs `manage.py demo --design` builds, and the template of each.
 DEMO_TEMPLATES = {"between_group": "two4two_counterfactuals", "trials": "cem_maf_two4two",
-                  "annotation": "two4two_annotation"}
+                  "annotation": "two4two_annotation", "exaggeration": "two4two_exaggeration_annotation"}
 
 
 def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "between_group") -> DemoResult:
@@ -188,6 +188,8 @@ def demo_build(*, quick: bool, say: Say, retrain: bool = False, design: str = "b
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     owner, password = researcher_ensure()
+    if design == "exaggeration":
+        return _exaggeration_demo(template, owner=owner, password=password, say=say, reused=reused)
 
     # The annotation demo compares a biased and an unbiased model, trained on the spot at the 32 px preset.
     preset = "quick" if quick else ("demo" if design == "annotation" else DEMO_PRESET)
@@ -267,6 +269,62 @@ def _annotation_demo(template: StudyTemplate, *, owner, password: str, checkpoin
     return _design_demo_ready(lambda: annotation_demo_study(template, owner=owner, biased_grid=grids[0],
                                                             unbiased_grid=grids[1]),
                               label="annotation", owner=owner, password=password, metrics=metrics, reused=reused,
+                              say=say)
+
+
+#: Rows of [original | exaggerations] each classifier's stimulus set explains (the tasks cut their items from them).
+EXAGGERATION_ROWS = 40
+
+
+def _exaggeration_demo(template: StudyTemplate, *, owner, password: str, say: Say, reused: list[str]) -> DemoResult:
+    """Singla et al.'s annotation tasks on their own explainer: progressive-exaggeration stimulus sets of the
+    shipped biased and unbiased 32 px CNNs, each explained by the shipped explainer trained for it."""
+    from explainers.core.errors import CheckpointError
+    from explainers.core.training.shipped import shipped_load
+    from explainers.models import StimulusGrid
+    from explainers.services.checkpoints import checkpoint_register
+    from explainers.services.classifiers import model_register_checkpoint
+    from explainers.services.exaggeration import explainer_register
+    from explainers.services.grid_generation import grid_pregenerate
+    from explainers.services.stimulus_sets import stimulus_set_create
+    from studies.designs.annotation.demo import annotation_demo_study
+
+    say("[2/5] models: the shipped black-box CNNs and the progressive-exaggeration explainer of each")
+    sets = []
+    for label in ("biased", "unbiased"):
+        try:
+            cnn, explainer_file = (shipped_load(f"two4two-cnn-{label}-32"),
+                                   shipped_load(f"two4two-exaggeration-{label}-32"))
+        except CheckpointError as exc:
+            raise DemoError(str(exc)) from exc
+        if cnn is None or explainer_file is None:
+            raise DemoError(f"The {label} CNN or its explainer is not shipped in explainers/checkpoints/; train them "
+                            f"with `train_model --preset cnn-two4two-{label}` and `train_explainer`.")
+        name = f"Two4Two CNN ({label}, 32 px)"
+        classifier = model_register_checkpoint(
+            owner=owner, checkpoint=checkpoint_register(path=cnn.path, name=name, owner=owner), name=name)
+        explainer = explainer_register(classifier=classifier, path=explainer_file.path, owner=owner,
+                                       name=f"Exaggeration explainer of the {label} CNN")
+        ready = StimulusGrid.objects.filter(owner=owner, model=classifier, method="progressive_exaggeration",
+                                            parameters__explainer_model=explainer.pk,
+                                            status=StimulusGrid.Status.READY).order_by("-pk").first()
+        if ready is not None and Path(settings.MEDIA_ROOT, ready.directory).is_dir():
+            reused.append(f"{label} stimulus set")
+            sets.append(ready)
+            continue
+        say(f"  {label}: exaggerating {EXAGGERATION_ROWS} held-out images")
+        created = stimulus_set_create(owner=owner, model=classifier, method="progressive_exaggeration",
+                                      parameters={"explainer_model": explainer.pk}, split="val",
+                                      count=EXAGGERATION_ROWS, enqueue=False)
+        created = grid_pregenerate(created.pk)
+        if created.status != StimulusGrid.Status.READY:
+            raise DemoError(f"The {label} exaggeration set could not be generated: {created.error}")
+        sets.append(created)
+    say("[3/5] stimuli ready; [4/5] study: relative order, what is changing, bias detection")
+    return _design_demo_ready(lambda: annotation_demo_study(template, owner=owner, biased_grid=sets[0],
+                                                            unbiased_grid=sets[1]),
+                              label="exaggeration annotation", owner=owner, password=password,
+                              metrics={"val_accuracy": sets[0].model.accuracy or float("nan")}, reused=reused,
                               say=say)
 
 

@@ -56,7 +56,9 @@ def checkpoint_register(*, path: Path | str, name: str, owner=None) -> Checkpoin
         dataset = Dataset(
             name=f"Two4Two {record.get('sampler', '?')} {record.get('size', '?')} px",
             kind=record.get("kind", Dataset.Kind.TWO4TWO), parameters=parameters, seed=record.get("seed", 0),
-            splits={"train": record.get("train_size"), "validation": record.get("val_size")},
+            # The split names every dataset uses (explainers.services.datasets.SPLITS): the images after the
+            # training prefix of the seed's stream are held out from training; no test split is recorded.
+            splits={"train": record.get("train_size"), "val": record.get("val_size"), "test": 0},
         )
         dataset.full_clean()
         dataset.save()

@@ -198,8 +198,9 @@ def dataset_arrays(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray
     count = sum(int(v) for v in dataset.splits.values())
     spec = Two4TwoSpec(dataset.parameters.get("sampler", "study"), int(dataset.seed), count, size)
     images, labels = two4two_arrays(spec, Path(settings.ARTIFACTS_ROOT) / "datasets")
-    start = {"train": 0, "val": dataset.splits["train"], "test": dataset.splits["train"] + dataset.splits["val"]}[split]
-    end = start + int(dataset.splits[split])
+    sizes = {name: int(dataset.splits.get(name) or 0) for name in SPLITS}
+    start = {"train": 0, "val": sizes["train"], "test": sizes["train"] + sizes["val"]}[split]
+    end = start + sizes[split]
     return images[start:end], np.asarray(labels[start:end], dtype=np.int64)
 
 

@@ -93,6 +93,13 @@ def test_register_creates_the_rows_once_per_sha256(trained, tmp_path, django_use
     assert first.pk == second.pk and Checkpoint.objects.count() == 1 and Dataset.objects.count() == 1
     assert first.sha256 == trained.sha256 and first.metrics["val_accuracy"] == trained.metrics["val_accuracy"]
     assert first.dataset.kind == "two4two" and first.dataset.parameters["size"] == 16
+    # the dataset row names its splits as every dataset does, so its held-out images can be read
+    from explainers.services.datasets import dataset_arrays
+
+    train_size, val_size = trained.config.train_size, trained.config.val_size
+    assert first.dataset.splits == {"train": train_size, "val": val_size, "test": 0}
+    images, labels = dataset_arrays(first.dataset, "val")
+    assert images.shape == (val_size, 16, 16, 3) and len(labels) == val_size
 
 
 @pytest.mark.django_db

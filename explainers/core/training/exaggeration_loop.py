@@ -79,17 +79,17 @@ def train_explainer(config: ExaggerationTrainConfig, classifier: torch.nn.Module
     evaluation (e.g. to write a resumable checkpoint). The explainer and the classifier end on the CPU."""
     deadline = None if time_limit_s is None else time.perf_counter() + time_limit_s
     device = resolve_device(device) if not isinstance(device, torch.device) else device
+    classifier = classifier.to(device).eval()  # first: the probe below runs on the explainer's device
     if state is None:
         torch.manual_seed(config.seed)
-        model = ExaggerationNet(config.net)
-        model.record_classifier(logit_function(classifier.eval()))
+        model = ExaggerationNet(config.net).to(device)
+        model.record_classifier(logit_function(classifier))
         state = ExplainerState(model=model, optimizer=PairedOptimizers(model, config.learning_rate), step=0,
                                history=[])
     else:
-        state.model.check_classifier(logit_function(classifier.eval()))
+        state.model.to(device).check_classifier(logit_function(classifier))
     model = state.model.to(device).train()
     state.optimizer.to(device)
-    classifier = classifier.to(device).eval()
     forward = logit_function(classifier)
     saved = _frozen(classifier)
     images = data["train_images"]

@@ -65,18 +65,25 @@ def shipped_load(name: str, *, wanted_config: dict[str, Any] | None = None,
 
 
 def shipped_write(loaded: LoadedCheckpoint, name: str, *, command: str, extra: dict[str, Any] | None = None,
-                  directory: Path | None = None) -> Path:
+                  directory: Path | None = None, weights_only: bool = True) -> Path:
     """Copy a trained checkpoint into the shipped folder without its optimizer state (weights only, smaller),
-    and write its JSON record (preset, command, configuration, metrics, sha256)."""
+    and write its JSON record (preset, command, configuration, metrics, sha256).
+
+    ``weights_only=False`` copies the file byte for byte: needed where another checkpoint records this one's
+    sha256 (a progressive-exaggeration explainer records the classifier it was trained for)."""
     folder = Path(directory or SHIPPED_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = torch.load(loaded.path, map_location="cpu", weights_only=True)
-    payload["optimizer"] = {}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
+    if weights_only:
+        payload = torch.load(loaded.path, map_location="cpu", weights_only=True)
+        payload["optimizer"] = {}
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        data = buffer.getvalue()
+    else:
+        data = Path(loaded.path).read_bytes()
     path = shipped_path(name, folder)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     digest = sha256_file(path)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
