@@ -15,17 +15,13 @@ from explainers.services.grid_generation import GRID_TRANSIENT_ERRORS, grid_preg
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    name="explainers.tasks.pregenerate_grid",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=GRID_TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=5,
-)
+#: Every task here: acknowledged after it ran (a killed worker's message is redelivered), retried with backoff on
+#: transient database or connection errors.
+RELIABLE = dict(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=GRID_TRANSIENT_ERRORS,
+                retry_backoff=2, retry_backoff_max=120, retry_jitter=True)
+
+
+@shared_task(name="explainers.tasks.pregenerate_grid", max_retries=5, **RELIABLE)
 def pregenerate_grid(self, grid_id: int) -> dict:
     """Pregenerate stimulus grid ``grid_id`` (see explainers.services.grid_generation.grid_pregenerate).
 
@@ -47,17 +43,7 @@ def pregenerate_grid(self, grid_id: int) -> dict:
     return {"grid_id": grid.pk, "status": grid.status, "progress": grid.progress, "error": grid.error}
 
 
-@shared_task(
-    bind=True,
-    name="explainers.tasks.train_explainer",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=GRID_TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=3,
-)
+@shared_task(name="explainers.tasks.train_explainer", max_retries=3, **RELIABLE)
 def train_explainer(self, classifier_id: int, out: str, name: str, preset: str = "exaggeration-two4two-32") -> dict:
     """Train (resuming a half-finished file) and register the progressive-exaggeration explainer of classifier
     ``classifier_id`` (see explainers.services.exaggeration). Progress goes to the task state (PROGRESS,

@@ -17,11 +17,10 @@ import numpy as np
 import torch.nn.functional as F
 
 from explainers.core.datasets import digits, two4two
-from explainers.core.datasets.cache import two4two_splits
 from explainers.core.nets.cnn import CNNClassifier, CNNConfig
 from explainers.core.nets.glow import NetConfigError
 
-from .config import NetTrainConfig, preset_with
+from .config import NetTrainConfig, dataset_splits, preset_with
 from .family import ModelFamily
 
 CHECKPOINT_FORMAT = "studyserver.cnn.v1"
@@ -112,15 +111,7 @@ def cnn_preset(name: str, **overrides: Any) -> CNNTrainConfig:
 
 def dataset_arrays(config: CNNTrainConfig, cache_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Train/validation (and, for digits, test) images and labels."""
-    if config.dataset == "digits":
-        data = {}
-        for split in ("train", "val", "test"):
-            data[f"{split}_images"], data[f"{split}_labels"] = digits.load(split, config.image_size,
-                                                                           config.dataset_seed)
-        return data
-    return two4two_splits(sampler=config.sampler, dataset_seed=config.dataset_seed, val_seed=config.val_seed,
-                          train_size=config.train_size, val_size=config.val_size, image_size=config.image_size,
-                          cache_dir=cache_dir)
+    return dataset_splits(config, cache_dir)
 
 
 def _loss(model: CNNClassifier, x, y, config: CNNTrainConfig):

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, fields, replace
+from pathlib import Path
 from typing import Any, ClassVar
+
+import numpy as np
 
 #: Validation images come from a stream offset from the training seed, so that they never repeat a training
 #: scene; grids find the held-out images of any checkpoint through this convention.
@@ -76,3 +79,21 @@ def preset_with(presets: dict[str, Any], name: str, error_class: type[Exception]
         return replace(config, **overrides)
     except (TypeError, *net_errors) as exc:
         raise error_class(str(exc)) from exc
+
+
+def dataset_splits(config, cache_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """``train_``/``val_`` (and, for the digits, ``test_``) ``images``/``labels`` of a configuration with the
+    fields ``dataset`` ("two4two" or "digits"), ``sampler``, ``dataset_seed``, ``train_size``, ``val_size``: the
+    digits' fixed split, or Two4Two rendered once and cached under ``cache_dir``."""
+    from explainers.core.datasets import digits
+    from explainers.core.datasets.cache import two4two_splits
+
+    if config.dataset == "digits":
+        data = {}
+        for split in ("train", "val", "test"):
+            data[f"{split}_images"], data[f"{split}_labels"] = digits.load(split, config.image_size,
+                                                                           config.dataset_seed)
+        return data
+    return two4two_splits(sampler=config.sampler, dataset_seed=config.dataset_seed, val_seed=config.val_seed,
+                          train_size=config.train_size, val_size=config.val_size, image_size=config.image_size,
+                          cache_dir=cache_dir)

@@ -22,11 +22,10 @@ import numpy as np
 import torch
 
 from explainers.core.datasets import digits, two4two
-from explainers.core.datasets.cache import two4two_splits
 from explainers.core.nets.glow import NetConfigError
 from explainers.core.nets.vae import VAE, VAEConfig, dip_covariance, dip_penalty, kl_divergence
 
-from .config import NetTrainConfig, preset_with
+from .config import NetTrainConfig, dataset_splits, preset_with
 from .family import ModelFamily
 
 CHECKPOINT_FORMAT = "studyserver.vae.v1"
@@ -132,15 +131,7 @@ def _only_class(images: np.ndarray, labels: np.ndarray, label: int | None) -> tu
 
 def dataset_arrays(config: VAETrainConfig, cache_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Train/validation images (and labels, which only ``class_label`` reads), filtered to one class if asked."""
-    if config.dataset == "digits":
-        data = {}
-        for split in ("train", "val", "test"):
-            data[f"{split}_images"], data[f"{split}_labels"] = digits.load(split, config.image_size,
-                                                                           config.dataset_seed)
-    else:
-        data = two4two_splits(sampler=config.sampler, dataset_seed=config.dataset_seed, val_seed=config.val_seed,
-                              train_size=config.train_size, val_size=config.val_size,
-                              image_size=config.image_size, cache_dir=cache_dir)
+    data = dataset_splits(config, cache_dir)
     for split in ("train", "val", "test"):
         if f"{split}_images" in data:
             data[f"{split}_images"], data[f"{split}_labels"] = _only_class(

@@ -5,6 +5,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explainers.management.progress import StepProgressBar
+
 
 def registered_model(value: str):
     """A RegisteredModel by id, or by name (the newest of that name)."""
@@ -41,22 +43,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from django.core.exceptions import ValidationError
-        from tqdm import tqdm
-
         from explainers.core.errors import CheckpointError
         from explainers.services.exaggeration import explainer_register, explainer_train
 
         classifier = registered_model(options["classifier"])
-        bar = None
-
-        def progress(step: int, total: int, metrics: dict[str, float]) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=total, initial=step - 1, desc="explainer", unit="step", file=self.stderr._out)
-            bar.update(1)
-            shown = {k: f"{v:.3f}" for k, v in metrics.items()
-                     if k in ("d_loss", "kl", "reconstruction", "val_correlation", "val_mean_abs_gap")}
-            bar.set_postfix(shown, refresh=False)
+        progress = StepProgressBar(self.stderr._out, description="explainer", shown=(
+            "d_loss", "kl", "reconstruction", "val_correlation", "val_mean_abs_gap"))
 
         minutes = options["minutes"]
         try:
@@ -70,8 +62,7 @@ class Command(BaseCommand):
         except (ValueError, CheckpointError) as exc:
             raise CommandError(str(exc)) from exc
         finally:
-            if bar is not None:
-                bar.close()
+            progress.close()
         summary = {"path": str(loaded.path), "sha256": loaded.sha256, "explains": classifier.name,
                    "metrics": loaded.metrics}
         if options["register"]:

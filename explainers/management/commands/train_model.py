@@ -5,6 +5,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explainers.management.progress import StepProgressBar
+
 
 class Command(BaseCommand):
     help = "Train a model family's preset (Glow, IB-INN, CNN, ...); writes a verified checkpoint file."
@@ -38,23 +40,13 @@ class Command(BaseCommand):
                                  "metrics (NAME.json): how the demo's shipped model is made")
 
     def handle(self, *args, **options):
-        from tqdm import tqdm
-
         from explainers.services.checkpoints import checkpoint_register
         from explainers.services.classifiers import model_register_checkpoint
         from explainers.services.training import model_train
 
         owner = self._owner(options["owner"])
-        bar = None
-
-        def progress(step: int, total: int, metrics: dict[str, float]) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=total, initial=step - 1, desc="train", unit="step", file=self.stderr._out)
-            bar.update(1)
-            shown = {k: f"{v:.3f}" for k, v in metrics.items()
-                     if k in ("bits_per_dim", "cross_entropy", "accuracy", "val_accuracy")}
-            bar.set_postfix(shown, refresh=False)
+        progress = StepProgressBar(self.stderr._out, description="train", shown=(
+            "bits_per_dim", "cross_entropy", "accuracy", "val_accuracy"))
 
         try:
             loaded = model_train(
@@ -68,8 +60,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         finally:
-            if bar is not None:
-                bar.close()
+            progress.close()
         summary = {"path": str(loaded.path), "sha256": loaded.sha256, "metrics": loaded.metrics}
         if options["ship"]:
             import sys
