@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission

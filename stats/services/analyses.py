@@ -27,7 +27,7 @@ from ..analysis.long_table import LongData, parse_long_csv
 from ..analysis.plan import apply_overrides
 from ..analysis.study_analysis import EXCLUSION_REASONS, analyze_long
 from ..models import Analysis, AnalysisPlan
-from .exports import IDENTITY_COLUMNS, responses_export
+from .exports import responses_export
 from .plans import interim_look_record, plan_spec
 
 FORMAT_VERSION = 2
