@@ -32,6 +32,7 @@ from explainers.core import pixels
 from ._attributes import DEFAULT_TWO4TWO_ATTRIBUTES, AttributeFunctions, attribute_names, contrastive_text, \
     two4two_attributes
 from ._base import Explanation, int_between
+from ._counterfactual_search import generator_of
 from .gradients import _as_input, logit_function
 from .registry import MethodError, register_method
 
@@ -66,21 +67,6 @@ def resolve_attributes(attributes: AttributeFunctions | None, names, x: Tensor, 
     found.check_images(x, method)
     found.check_classes(num_classes, method)
     return found
-
-
-def check_generator(generator, x: Tensor, method: str):
-    """The VAE must decode images of exactly the explained images' shape."""
-    if generator is None:
-        raise MethodError(f"{method} needs a generator (a VAE of the explained model's images): pass "
-                          f"auxiliaries={{'generator': vae}} / set generator_model")
-    config = getattr(generator, "config", None)
-    shape = (getattr(config, "in_channels", None), getattr(config, "image_size", None))
-    if not hasattr(generator, "encode") or not hasattr(generator, "decode"):
-        raise MethodError(f"{method}: the generator must offer encode(x) -> (mu, logvar) and decode(z)")
-    if shape != (x.shape[1], x.shape[-1]):
-        raise MethodError(f"{method}: the generator makes {shape[0]}-channel {shape[1]} px images but the explained "
-                          f"images are {x.shape[1]}-channel {x.shape[-1]} px; train a VAE of that size")
-    return generator
 
 
 @dataclass
@@ -143,7 +129,7 @@ class CEMMAFPertinentNegative:
         cfg = self.config
         forward = logit_function(model)
         x0 = _as_input(model, images, self.name)
-        generator = check_generator((auxiliaries or {}).get("generator"), x0, self.name)
+        generator = generator_of(auxiliaries, x0, self.name)
         gen_dtype = next(generator.parameters()).dtype
         with torch.no_grad():
             logits0 = forward(x0)
