@@ -142,6 +142,9 @@ MEDIA_URL = env_str("MEDIA_URL", "/media/")
 # Serve MEDIA_ROOT from Django (studyserver/media.py) where no reverse proxy does; off in production, where the
 # proxy serves it (never django.views.static.serve).
 SERVE_MEDIA = env_bool("SERVE_MEDIA", not HTTPS)
+# Participant grid pages draw their cells from the grid's sprite (one image request instead of one per cell;
+# explainers/core/stimuli/manifest.py); off: one <img> per cell file (what bench/grid_browser.py compares).
+STIMULUS_GRID_SPRITES = env_bool("STIMULUS_GRID_SPRITES", True)
 # Collected static files get content-hashed names (far-future cache headers from WhiteNoise); local runs
 # serve them straight from the apps.
 STORAGES = {

@@ -181,6 +181,11 @@ def _counterfactual_quality(result, manifest: dict[str, Any], directory: Path) -
     return None if readout is None else grid_quality_report(result, readout, directory)
 
 
+def _published_sprite(sprite: dict[str, Any] | None, directory_name: str) -> dict[str, Any] | None:
+    """The sprite's geometry with its path under MEDIA_ROOT (what the participant page draws the cells from)."""
+    return None if not sprite else {**sprite, "file": f"{directory_name}/{sprite['file']}"}
+
+
 def grid_publish(grid_id: int, tmp: Path, result, manifest: dict[str, Any], timings: dict[str, Any]) -> StimulusGrid:
     """Rename ``tmp`` into place and store the cells in one transaction; a duplicate delivery keeps its files."""
     directory_name = f"{GRID_MEDIA_DIR}/{grid_id}/{uuid.uuid4().hex[:12]}"
@@ -213,7 +218,8 @@ def grid_publish(grid_id: int, tmp: Path, result, manifest: dict[str, Any], timi
             grid.provenance = {key: manifest.get(key) for key in PROVENANCE_KEYS} | {
                 "timings": timings, "kind": manifest["grid"]["kind"], "manifest": f"{directory_name}/manifest.json",
                 "composite": f"{directory_name}/composite.png",
-                "display_size": max(GRID_DISPLAY_SIZE, manifest["image_size"])}
+                "display_size": max(GRID_DISPLAY_SIZE, manifest["image_size"]),
+                "sprite": _published_sprite(manifest.get("sprite"), directory_name)}
             grid.finished_at = timezone.now()
             grid.save()
     except BaseException:
@@ -258,7 +264,8 @@ def grid_pregenerate(grid_id: int, *, progress: GridProgress | None = None, devi
             result, manifest = stimulus_set_build(grid, torch_device, report)
             manifest["code_version"] = code_version()
         write_timings = write_grid_files(
-            result, tmp, manifest=manifest, progress=lambda fraction, stage: report(85 + 13 * fraction, stage))
+            result, tmp, manifest=manifest, progress=lambda fraction, stage: report(85 + 13 * fraction, stage),
+            sprite=is_grid)
         timings = {**result.timings, **manifest["timings"], **write_timings}
         if result.extra.get("maps") is not None:  # the raw attributions, for analyses beyond the pictures
             np.save(tmp / "attributions.npy", result.extra.pop("maps"))

@@ -52,7 +52,7 @@ def test_the_demo_walks_from_the_printed_url_to_prolific_and_to_the_analysis(dem
     page.click("#next")
     page.wait_for_url("**/stimulus/")
     # Whichever condition was assigned, its pregenerated 30 x 5 grid is on the page with its headers.
-    assert page.locator(".stimulus-grid img").count() == 150
+    assert page.locator(".stimulus-grid__image").count() == 150
     assert "Stretchy, very confident" in page.content() and "Sticky, very confident" in page.content()
     for key in [item.key for item in SEED.items if item.group == "pattern"]:
         page.check(f'input[name="item-{key}"][value="6"]')

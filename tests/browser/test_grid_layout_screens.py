@@ -60,7 +60,7 @@ def test_the_stimulus_page_on_a_laptop_and_a_phone(live_server, chromium, settin
     _walk_to_stimulus(page, f"{live_server.url}/s/{study.slug}/", name)
     page.screenshot(path=str(ARTIFACTS / f"screens_{name}_stimulus.png"))
 
-    cell = page.locator(".stimulus-grid__enlarge img").first.bounding_box()
+    cell = page.locator(".stimulus-grid__image").first.bounding_box()
     table = page.locator(".stimulus-grid__table").bounding_box()
     form = page.locator("#page-form")
     if name == "laptop":

@@ -127,10 +127,10 @@ def test_every_participant_page_fits_a_phone(live_server, chromium, settings):
     page.wait_for_url("**/stimulus/")
     page.wait_for_function("[...document.querySelectorAll('.stimulus-grid img')].every(i => i.complete)")
     _check_fits(page, "stimulus")
-    assert page.locator(".stimulus-grid img").count() == GRID_ROWS * GRID_COLUMNS
+    assert page.locator(".stimulus-grid__image").count() == GRID_ROWS * GRID_COLUMNS
     # Cells stay at least 96 px on the phone: the grid scrolls sideways in its own box, which fits the screen.
     for index in (0, GRID_COLUMNS * GRID_ROWS - 1):
-        cell = page.locator(".stimulus-grid__enlarge img").nth(index).bounding_box()
+        cell = page.locator(".stimulus-grid__image").nth(index).bounding_box()
         assert cell["width"] >= 96 and cell["height"] >= 96, cell
     scroller = page.locator(".stimulus-grid__scroller")
     box = scroller.bounding_box()

@@ -1,8 +1,13 @@
-"""Writing a built grid to a folder: one lossless PNG per cell, composite.png and manifest.json.
+"""Writing a built grid to a folder: one lossless PNG per cell, a sprite, composite.png and manifest.json.
 
 A cell's file is named by its content (the first CONTENT_NAME_HEX hex digits of the SHA-256 of its PNG
 bytes), so a name never stands for two different images: browsers and proxies may cache it forever
 (studyserver/media.py serves it as immutable, with the hash as its ETag), and identical cells share a file.
+
+The sprite is every cell of the grid in one lossless PNG (same pixels, placed by row and column), also
+content-addressed: the participant page draws the 150 cells of the seed's grid from it with one request
+instead of 150 (docs/BENCHMARKS.md, "Grid sprite"). The cell files stay: they are what a click enlarges,
+what the stored cells name and what the faithfulness checks re-encode.
 """
 from __future__ import annotations
 
@@ -54,6 +59,59 @@ def write_cell_png(image: np.ndarray, directory: Path) -> str:
     return name
 
 
+#: Pixels around each cell in the sprite, copies of the cell's edge: a browser scaling the sprite samples
+#: beyond a cell's border, and would otherwise blend in its neighbour's edge.
+SPRITE_PAD = 1
+#: Larger sprites are not written (browsers decode them slowly and may refuse them); the page then loads
+#: the cell files one by one.
+SPRITE_MAX_SIDE = 16384
+
+
+def build_sprite(cells) -> tuple[np.ndarray, dict[str, int]] | None:
+    """All ``cells`` (with .row, .column, .image) in one image, each in a slot of its size plus SPRITE_PAD
+    on every side, the slot of (row, column) at (column * slot, row * slot).
+
+    Returns the image and its geometry ({"cell", "pad", "slot", "width", "height"}), or None where there is
+    nothing to place, the cells differ in size or colour channels, or the sprite would be too large.
+    """
+    cells = list(cells)
+    if not cells:
+        return None
+    shape = cells[0].image.shape
+    if any(cell.image.shape != shape for cell in cells) or shape[0] != shape[1]:
+        return None
+    size, pad = int(shape[0]), SPRITE_PAD
+    slot = size + 2 * pad
+    rows = max(cell.row for cell in cells) + 1
+    columns = max(cell.column for cell in cells) + 1
+    width, height = columns * slot, rows * slot
+    if max(width, height) > SPRITE_MAX_SIDE:
+        return None
+    sprite = np.zeros((height, width) + tuple(shape[2:]), dtype=np.uint8)
+    padding = ((pad, pad), (pad, pad)) + ((0, 0),) * (len(shape) - 2)
+    for cell in cells:
+        top, left = cell.row * slot, cell.column * slot
+        sprite[top:top + slot, left:left + slot] = np.pad(np.asarray(cell.image, dtype=np.uint8), padding, mode="edge")
+    return sprite, {"cell": size, "pad": pad, "slot": slot, "width": width, "height": height}
+
+
+def sprite_cell(sprite: np.ndarray, geometry: dict[str, int], row: int, column: int) -> np.ndarray:
+    """The pixels of cell (row, column) in a sprite made by build_sprite."""
+    top = row * geometry["slot"] + geometry["pad"]
+    left = column * geometry["slot"] + geometry["pad"]
+    return sprite[top:top + geometry["cell"], left:left + geometry["cell"]]
+
+
+def write_sprite(cells, directory: Path) -> dict[str, Any] | None:
+    """Write the sprite of ``cells`` into ``directory`` under its content-addressed name; returns its geometry
+    with "file" (the name), or None where build_sprite makes none."""
+    built = build_sprite(cells)
+    if built is None:
+        return None
+    sprite, geometry = built
+    return {**geometry, "file": write_cell_png(sprite, directory)}
+
+
 def read_png(path: Path) -> np.ndarray:
     from PIL import Image
 
@@ -62,12 +120,13 @@ def read_png(path: Path) -> np.ndarray:
 
 
 def write_grid_files(result: GridResult, directory: Path, *, manifest: dict[str, Any],
-                     progress: ProgressCallback | None = None) -> dict[str, float]:
-    """Write one PNG per cell (content-addressed names), composite.png and manifest.json into ``directory``
-    (which must exist).
+                     progress: ProgressCallback | None = None, sprite: bool = False) -> dict[str, float]:
+    """Write one PNG per cell (content-addressed names), with ``sprite`` the sprite of all cells, composite.png
+    and manifest.json into ``directory`` (which must exist).
 
     The entries of ``manifest["cells"]`` (dicts with "row", "column" and "file"), where given, get the names
-    the cells were written under, in place: the caller publishes the cells under those names.
+    the cells were written under, in place: the caller publishes the cells under those names. With
+    ``sprite``, ``manifest["sprite"]`` gets write_sprite's geometry and file name (None where none was made).
     """
     started = time.perf_counter()
     directory = Path(directory)
@@ -79,11 +138,15 @@ def write_grid_files(result: GridResult, directory: Path, *, manifest: dict[str,
     for entry in manifest.get("cells") or ():
         entry["file"] = files.get((entry["row"], entry["column"]), entry["file"])
     cells_s = time.perf_counter() - started
+    timings = {"write_cells_s": cells_s}
+    if sprite:
+        started = time.perf_counter()
+        manifest["sprite"] = write_sprite(result.cells, directory)
+        timings["write_sprite_s"] = time.perf_counter() - started
     started = time.perf_counter()
     render_composite(result.cells, rows=result.layout.rows, columns=result.layout.columns,
                      labels=result.labels).save(directory / "composite.png")
-    composite_s = time.perf_counter() - started
-    timings = {"write_cells_s": cells_s, "write_composite_s": composite_s}
+    timings["write_composite_s"] = time.perf_counter() - started
     full_manifest = {**manifest, "timings": {**result.timings, **timings, **manifest.get("timings", {})}}
     with open(directory / "manifest.json", "w", encoding="utf-8") as handle:
         json.dump(full_manifest, handle, indent=2, sort_keys=True, default=_json_default)
