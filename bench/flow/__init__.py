@@ -25,7 +25,7 @@ What it does, in order:
    (random Likert points, free text; the attention check answered as instructed), POST, follow redirects
    until a page without a submit button or a redirect to another site (the recruiting platform). With
    --assets each participant is also a fresh browser: it loads every image, script and stylesheet a page
-   references (and the url()s of stylesheets), honouring Cache-Control, Expires, ETag and Last-Modified
+   references (and the url()s of stylesheets and style attributes), honouring Cache-Control, Expires, ETag and Last-Modified
    (including heuristic freshness) in its own cache, over up to --asset-connections parallel connections;
 5. samples the resident memory (VmRSS) of each web worker every 0.5 s under load;
 6. checks the stored data: on this platform (through Django in `manage.py shell`) every answer each

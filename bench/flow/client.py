@@ -38,6 +38,8 @@ class PageParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs_list) -> None:
         attrs = {name: (value if value is not None else "") for name, value in attrs_list}
+        # Images an inline style names (a grid's sprite: --sprite-image: url(...)) load with the page.
+        self.assets.extend(ref for ref in CSS_URL.findall(attrs.get("style", "")) if not ref.startswith("data:"))
         if tag == "img" and attrs.get("src"):
             self.assets.append(attrs["src"])
         elif tag == "script" and attrs.get("src"):
