@@ -38,12 +38,36 @@ JOBS = {
     "vae-quick": {"steps": 4, "train_size": 64, "val_size": 32, "eval_every": 2},
 }
 
+def _overrides(pairs: list[str]) -> dict[str, float | int]:
+    values: dict[str, float | int] = {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        try:
+            values[key] = int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            raise SystemExit(f"--set {pair!r}: expected KEY=NUMBER") from None
+    return values
+
+
+def _step_logger(every: int):
+    started = time.perf_counter()
+
+    def log(step: int, total: int, metrics: dict) -> None:
+        if step % every == 0 or step == total:
+            shown = " ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+            print(f"   step {step}/{total} {time.perf_counter() - started:.0f} s {shown}", flush=True)
+    return log
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", nargs="+", default=["seed64-supervised", "seed128"],
                         help="preset names of any family (overrides for a GPU's few minutes: JOBS)")
     parser.add_argument("--steps", type=int, default=None, help="override every job's training steps")
     parser.add_argument("--no-audit", action="store_true", help="train only (the audit renders on the CPU)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override training options of every job (numbers), e.g. batch_size=8 warmup_steps=100")
+    parser.add_argument("--log-every", type=int, default=0, help="print the running losses every N steps")
     parser.add_argument("--ship", default="", metavar="NAME", help="write the (one) job's weights as shipped NAME")
     parser.add_argument("--out", default=os.environ.get("OUT", "var/gpu"))
     parser.add_argument("--cache", default="var/gpu-cache")
@@ -65,11 +89,13 @@ def main() -> None:
             report["jobs"][name] = {"skipped": "over the time budget"}
             continue
         family = family_of_preset(name)
-        config = preset_config(name, **{**JOBS.get(name, {}), **({"steps": args.steps} if args.steps else {})})
+        config = preset_config(name, **{**JOBS.get(name, {}), **({"steps": args.steps} if args.steps else {}),
+                                        **_overrides(args.set)})
         target = Path(tempfile.gettempdir()) / f"gpu-{name}.pt"  # full checkpoints stay on the machine
         print(f"== {name}: {config.steps} steps at {config.image_size} px on {device}", flush=True)
         t0 = time.perf_counter()
-        loaded = train_to_checkpoint(config, target, cache_dir=cache, device=device)
+        loaded = train_to_checkpoint(config, target, cache_dir=cache, device=device,
+                                     progress=_step_logger(args.log_every) if args.log_every else None)
         train_s = time.perf_counter() - t0
         report["jobs"][name] = {"config": config.to_dict(), "metrics": loaded.metrics, "sha256": loaded.sha256,
                                 "train_s": round(train_s, 1)}

@@ -41,10 +41,14 @@ def summary(run: SystemRun) -> dict:
     pages = result.timings(pages_only=True)
     everything = result.timings(pages_only=False)
     page_ms = sorted(t.seconds * 1000 for t in pages if t.status)
+    # With --assets: each page as a participant waits for it, the GET and everything it loads.
+    load_ms = sorted(t.seconds * 1000 for t in everything if t.label.startswith("load "))
     return {"participants_per_s": result.finished / result.elapsed_s,
             "page_requests_per_s": len(pages) / result.elapsed_s,
             "requests_per_s": len([t for t in everything if not t.label.startswith("load ")]) / result.elapsed_s,
-            "p50": percentile(page_ms, 50), "p95": percentile(page_ms, 95), "p99": percentile(page_ms, 99)}
+            "p50": percentile(page_ms, 50), "p95": percentile(page_ms, 95), "p99": percentile(page_ms, 99),
+            "load_p50": percentile(load_ms, 50) if load_ms else None,
+            "load_p95": percentile(load_ms, 95) if load_ms else None}
 
 
 def print_report(runs: list[SystemRun], *, n: int, concurrency: int, assets: bool) -> None:
@@ -81,6 +85,13 @@ def print_report(runs: list[SystemRun], *, n: int, concurrency: int, assets: boo
         print(f"{run.name:<10}{f['participants_per_s']:>8.2f}{f['page_requests_per_s']:>8.1f}{f['requests_per_s']:>10.1f}"
               f"{f['p50']:>8.0f}{f['p95']:>8.0f}{f['p99']:>8.0f}{ratio:>16}{p95_ratio:>13}{len(run.result.errors):>8}")
     print("(req/s: page requests; all req/s: with subresources; latencies: page requests)")
+    if assets:
+        print(f"\n{'system':<10}{'page load p50 ms':>18}{'page load p95 ms':>18}{'p95 / oTree':>13}")
+        for run in runs:
+            f = figures[run.name]
+            ratio = f"{f['load_p95'] / reference['load_p95']:.2f}" if reference and reference["load_p95"] else "-"
+            print(f"{run.name:<10}{f['load_p50']:>18.0f}{f['load_p95']:>18.0f}{ratio:>13}")
+        print("(page load: a page's GET and every subresource it loads, as a participant waits for it)")
 
 
 def print_probe(name: str, rows: list[dict]) -> None:

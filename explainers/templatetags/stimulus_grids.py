@@ -45,7 +45,8 @@ def _render(grid: StimulusGrid | None) -> SafeString:
 def _percent(offset: int, sprite_side: int, cell: int) -> str:
     # background-position p% puts the image's point p% at the box's p%: offset / (sprite - cell) in sprite
     # pixels, whatever size the box is drawn at.
-    return "0%" if sprite_side == cell else f"{100 * offset / (sprite_side - cell):.4f}%"
+    value = 0.0 if sprite_side == cell else 100 * offset / (sprite_side - cell)
+    return f"{value:.4f}".rstrip("0").rstrip(".") + "%"
 
 
 def _rows(cells: list[GridCell], sprite: dict[str, Any] | None) -> list[tuple[int, list[tuple[GridCell, str]]]]:

@@ -9,11 +9,11 @@
       var image = dialog.querySelector(".stimulus-grid__dialog-image");
       var opener = null;
       grid.addEventListener("click", function (event) {
-        var button = event.target.closest(".stimulus-grid__enlarge");
+        var button = event.target.closest("td > button[data-full]");
         if (!button) return;
         opener = button;
-        image.src = button.dataset.full;
-        image.alt = button.getAttribute("aria-label").replace(/^Enlarge /, "Enlarged ");
+        image.src = grid.dataset.media + button.dataset.full;  // the cell's own file, at full resolution
+        image.alt = button.getAttribute("aria-label").replace(/: enlarge$/, ", enlarged");
         dialog.showModal();
       });
       dialog.addEventListener("click", function (event) {

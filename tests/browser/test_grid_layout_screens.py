@@ -88,7 +88,7 @@ def test_the_stimulus_page_on_a_laptop_and_a_phone(live_server, chromium, settin
         page.screenshot(path=str(ARTIFACTS / f"screens_{name}_stimulus_scrolled.png"))
         scroller.evaluate("s => { s.scrollLeft = 0; s.scrollTop = 0; }")
         assert form.bounding_box()["y"] >= box["y"] + box["height"]  # statements below the grid
-    page.locator(".stimulus-grid__enlarge").nth(6).click()
+    page.locator(".stimulus-grid td > button").nth(6).click()
     enlarged = page.locator(".stimulus-grid__dialog-image").bounding_box()
     assert enlarged["width"] > max(cell["width"] * 2.5, 250)  # larger on click
     page.screenshot(path=str(ARTIFACTS / f"screens_{name}_enlarged.png"))

@@ -82,8 +82,8 @@ def test_a_ready_grid_renders_with_sticky_headers_and_an_enlarge_dialog(live_ser
     page.evaluate("url => new Promise((done, fail) => { const i = new Image(); i.onload = done; i.onerror = fail; "
                   "i.src = url; })", sprite_url)
     _assert_cells_show_their_own_files(page, grid, cells)
-    assert page.locator(".stimulus-grid__cell--original").count() == 15
-    border = page.locator(".stimulus-grid__cell--original .stimulus-grid__enlarge").first.evaluate(
+    assert page.locator(".stimulus-grid__original").count() == 15
+    border = page.locator(".stimulus-grid__original > button").first.evaluate(
         "b => getComputedStyle(b).borderTopColor")
     assert border == "rgb(212, 160, 23)"  # the golden frame
     grid_box = page.locator(".stimulus-grid__table").bounding_box()
@@ -99,7 +99,7 @@ def test_a_ready_grid_renders_with_sticky_headers_and_an_enlarge_dialog(live_ser
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.std() > 10, "the screenshot is blank"
 
-    page.locator(".stimulus-grid__enlarge").nth(3).click()
+    page.locator(".stimulus-grid td > button").nth(3).click()
     dialog = page.locator("dialog.stimulus-grid__dialog")
     assert dialog.evaluate("d => d.open")
     assert page.locator(".stimulus-grid__dialog-image").get_attribute("src").endswith(".png")

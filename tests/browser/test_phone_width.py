@@ -149,10 +149,10 @@ def test_every_participant_page_fits_a_phone(live_server, chromium, settings):
     colour_points = page.locator("#item-colour .likert-point")
     assert low["y"] < colour_points.first.bounding_box()["y"]
     assert high["y"] > colour_points.last.bounding_box()["y"]
-    _check_reachable(page, ".stimulus-grid__enlarge")
+    _check_reachable(page, ".stimulus-grid td > button")
     _check_reachable(page, "#page-form input[type=radio]")
     _check_reachable(page, "#next")
-    page.locator(".stimulus-grid__enlarge").nth(7).click()
+    page.locator(".stimulus-grid td > button").nth(7).click()
     assert page.locator("dialog.stimulus-grid__dialog").evaluate("d => d.open")
     _check_fits(page, "stimulus_enlarged")
     page.click(".stimulus-grid__close")
