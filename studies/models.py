@@ -511,6 +511,12 @@ class PageVisit(models.Model):
 
     class Meta:
         ordering = ["participant", "entered_at", "pk"]
+        constraints = [
+            # A reload continues the open visit of a page: opening one is a single INSERT that this index
+            # turns into a no-op when the page is already open (services.page_visit_open).
+            models.UniqueConstraint(fields=["participant", "page"], condition=models.Q(left_at__isnull=True),
+                                    name="one_open_visit_per_page"),
+        ]
 
 
 class ConsentVersion(models.Model):

@@ -79,9 +79,13 @@ def study_has_responses(*, study: Study) -> bool:
 
 
 def participant_by_token(*, study_slug: str, token: str) -> Participant | None:
-    """The participant of a study by their (unsigned) token, with what their pages show; None if unknown."""
-    return (Participant.objects.select_related("study", "condition__stimulus_grid")
-            .filter(token=token, study__slug=study_slug).first())
+    """The participant of a study by their (unsigned) token, with their study and condition; None if unknown.
+
+    Every participant request starts here, so the query is kept lean: no ordering (the model's default one
+    joins the study table again) and no stimulus grid (only the stimulus page reads it, lazily)."""
+    found = list(Participant.objects.select_related("study", "condition")
+                 .filter(token=token, study__slug=study_slug).order_by()[:1])
+    return found[0] if found else None
 
 
 def participant_items(*, participant: Participant, page: str | None = None) -> QuerySet[Item]:
@@ -124,7 +128,9 @@ def participant_answers(*, participant: Participant) -> dict[str, Any]:
     if participant.pk is None:  # an owner's preview: nothing is stored
         return answers
     items = {item.pk: item for item in study_structure(study_id=participant.study_id).items}
-    stored = Response.objects.filter(participant=participant).values_list("item_id", "value_int", "value_text")
+    # .order_by(): the model's default ordering would join the participant, study and item tables.
+    stored = (Response.objects.filter(participant=participant).order_by()
+              .values_list("item_id", "value_int", "value_text"))
     for item_id, value_int, value_text in stored:
         item = items.get(item_id)
         if item is None:  # an item added in another process a moment ago: read it directly
@@ -137,7 +143,7 @@ def participant_seconds_on_page(*, participant: Participant, page: str, now: dat
     """Total time spent on a page, counting a still-open visit up to now."""
     now = now or timezone.now()
     total = 0.0
-    for visit in PageVisit.objects.filter(participant=participant, page=page):
+    for visit in PageVisit.objects.filter(participant=participant, page=page).order_by():
         if visit.seconds is not None:
             total += visit.seconds
         else:

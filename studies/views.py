@@ -186,7 +186,8 @@ def _min_seconds_left(participant: Participant, page: str) -> int:
 
 
 def _render_page(request, participant, page, *, answers=None, errors=None, notice="", status=200) -> HttpResponse:
-    stored = selectors.participant_answers(participant=participant)
+    # Consent and instructions ask nothing: no stored answers to show.
+    stored = selectors.participant_answers(participant=participant) if page in selectors.QUESTION_PAGES else {}
     if answers:
         stored.update(answers)
     context = page_context(participant, page, stored, errors or {})

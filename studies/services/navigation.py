@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from studies import selectors
@@ -18,17 +18,24 @@ from .exceptions import PageOutOfDate, StimulusTooEarly
 from .responses import ensure_can_answer, participant_lock, responses_store
 
 
-def page_visit_open(*, participant: Participant, page: str) -> PageVisit:
-    """Start timing a page; a reload continues the open visit instead of starting a second one."""
-    visit = PageVisit.objects.filter(participant=participant, page=page, left_at__isnull=True).last()
-    if visit is None:
-        visit = PageVisit.objects.create(participant=participant, page=page, entered_at=timezone.now())
-    return visit
+def page_visit_open(*, participant: Participant, page: str) -> None:
+    """Start timing a page; a reload continues the open visit instead of starting a second one.
+
+    Every participant page view runs this, so it is one statement in autocommit: an INSERT that the partial
+    unique constraint "one_open_visit_per_page" turns into a no-op while the page is already open (INSERT
+    ... ON CONFLICT DO NOTHING, the same syntax on PostgreSQL and SQLite >= 3.24). The ORM's
+    bulk_create(ignore_conflicts=True) would wrap it in a transaction of its own (two more statements).
+    """
+    meta, quote = PageVisit._meta, connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("participant", "page", "entered_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                       [participant.pk, page, connection.ops.adapt_datetimefield_value(timezone.now())])
 
 
 def page_visit_close(*, participant: Participant, page: str, now: datetime | None = None) -> None:
     now = now or timezone.now()
-    for visit in PageVisit.objects.filter(participant=participant, page=page, left_at__isnull=True):
+    for visit in PageVisit.objects.filter(participant=participant, page=page, left_at__isnull=True).order_by():
         visit.left_at = now
         visit.seconds = max((now - visit.entered_at).total_seconds(), 0.0)
         visit.save(update_fields=["left_at", "seconds"])
@@ -91,13 +98,15 @@ def _move(participant: Participant, *, pages: list[str], index: int, page: str, 
     target = pages[max(index - 1, 1)] if direction == "back" else pages[index + 1]
     participant.current_page = target
     participant.last_seen_at = now
+    fields = ["current_page", "last_seen_at"]
     if target == "complete":
         participant.attention_failed = _attention_failed(participant)
         participant.status = (
             Participant.Status.FAILED_ATTENTION if participant.attention_failed else Participant.Status.COMPLETED
         )
         participant.completed_at = now
-    participant.save()
+        fields += ["attention_failed", "status", "completed_at"]
+    participant.save(update_fields=fields)
     return participant
 
 

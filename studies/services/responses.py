@@ -119,7 +119,7 @@ def responses_store(
     revision per new or changed answer in one INSERT (revisions are only ever appended). ``touch=False``
     leaves ``last_seen_at`` to a caller that saves the participant anyway.
     """
-    existing = {r.item_id: r for r in Response.objects.filter(participant=participant)}
+    existing = {r.item_id: r for r in Response.objects.filter(participant=participant).order_by()}
     items_by_pk = {item.pk: item for item in selectors.participant_page_items(participant=participant, page=page)}
     stored = {}
     for item_id, response in existing.items():

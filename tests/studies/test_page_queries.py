@@ -25,13 +25,15 @@ GRID_ROWS, GRID_COLUMNS = 30, 5
 #: Most SQL statements per request of the seed flow (entry, then GET and POST of each page), counted on
 #: SQLite where BEGIN IMMEDIATE and COMMIT are statements of their own (two per transaction). Before the
 #: caches and bulk writes the flow took 144 queries on PostgreSQL (the POST of the stimulus page alone 30).
+#: Pages without questions read no answers; only the stimulus page reads the condition's grid; opening a
+#: page's visit is one INSERT (ignored while the page is open).
 QUERY_BUDGET = {
     "entry": 5,
-    "GET consent": 4, "POST consent": 14,
-    "GET instructions": 4, "POST instructions": 7,
+    "GET consent": 2, "POST consent": 14,
+    "GET instructions": 2, "POST instructions": 7,
     "GET stimulus": 4, "POST stimulus": 10,
-    "GET satisfaction": 4, "POST satisfaction": 10,
-    "GET free_text": 4, "POST free_text": 11,
+    "GET satisfaction": 3, "POST satisfaction": 10,
+    "GET free_text": 3, "POST free_text": 11,
     "GET complete": 1,
 }
 

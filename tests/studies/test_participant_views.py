@@ -110,6 +110,25 @@ def test_a_reload_resumes_on_the_same_page_with_answers_kept(study):
     assert Participant.objects.filter(study=study).count() == 1
 
 
+def test_reloads_continue_the_open_visit_and_a_return_opens_a_new_one(study):
+    client = Client()
+    participant, url = start(client, study)
+    stimulus = page_url(url, "stimulus")
+    client.post(url, {"action": "next"})
+    for _ in range(3):  # reloads, some at the same moment in real life: still one open visit
+        assert client.get(stimulus).status_code == 200
+    visits = list(PageVisit.objects.filter(participant=participant, page="stimulus"))
+    assert len(visits) == 1 and visits[0].left_at is None
+    first_entered = visits[0].entered_at
+    post(client, stimulus, action="next", **GOOD_STIMULUS_ANSWERS)
+    post(client, page_url(url, "satisfaction"), action="back")
+    client.get(stimulus)
+    visits = list(PageVisit.objects.filter(participant=participant, page="stimulus").order_by("entered_at", "pk"))
+    assert len(visits) == 2
+    assert visits[0].entered_at == first_entered and visits[0].left_at is not None and visits[0].seconds >= 0
+    assert visits[1].left_at is None and visits[1].entered_at >= visits[0].left_at
+
+
 @pytest.mark.django_db
 def test_going_back_keeps_answers_and_changes_are_kept_as_revisions(study):
     client = Client()
