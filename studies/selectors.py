@@ -9,7 +9,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from .models import Condition, Item, PageVisit, Participant, Response, Study
-from .structure import study_structure
+from .structure import condition_row, study_row, study_structure
 
 #: Every page of the participant flow, in order. Question pages without items are skipped per participant.
 PAGE_SEQUENCE = ("consent", "instructions", "stimulus", "satisfaction", "free_text", "complete")
@@ -81,11 +81,22 @@ def study_has_responses(*, study: Study) -> bool:
 def participant_by_token(*, study_slug: str, token: str) -> Participant | None:
     """The participant of a study by their (unsigned) token, with their study and condition; None if unknown.
 
-    Every participant request starts here, so the query is kept lean: no ordering (the model's default one
-    joins the study table again) and no stimulus grid (only the stimulus page reads it, lazily)."""
-    found = list(Participant.objects.select_related("study", "condition")
-                 .filter(token=token, study__slug=study_slug).order_by()[:1])
-    return found[0] if found else None
+    Every participant request starts here, so it reads one row by the unique token: the study and condition
+    rows come from this process's copy of the study's structure (studies/structure.py), the stimulus grid
+    only where a page asks for it."""
+    found = list(Participant.objects.filter(token=token).order_by()[:1])
+    if not found:
+        return None
+    participant = found[0]
+    study = study_row(study_id=participant.study_id)
+    if study is None or study.slug != study_slug:
+        return None
+    participant.study = study
+    if participant.condition_id is not None:
+        condition = condition_row(study_id=study.pk, condition_id=participant.condition_id)
+        if condition is not None:  # else read on first access (a condition added a moment ago elsewhere)
+            participant.condition = condition
+    return participant
 
 
 def participant_items(*, participant: Participant, page: str | None = None) -> QuerySet[Item]:

@@ -1,14 +1,17 @@
-"""A study's items as every participant page needs them, read once per web process.
+"""A study's row, conditions and items as every participant page needs them, read once per web process.
 
 Each page used to read the study's items from the database two or three times (which pages there are, the
-page's items, validation). They are read once per process now (studyserver/process_cache.py) and rebuilt
-when an item, a condition or the study itself is saved or deleted (the signals below, connected in
-StudiesConfig.ready). The Item instances are shared by concurrent requests: callers read their fields and
-never change them or follow their relations.
+page's items, validation), and the study and condition rows with every request. They are read once per
+process now (studyserver/process_cache.py) and rebuilt when an item, a condition or the study itself is
+saved or deleted (the signals below, connected in StudiesConfig.ready), and at the latest after
+PROCESS_CACHE_MAX_AGE seconds (a change made with QuerySet.update sends no signal). The Item instances are
+shared by concurrent requests: callers read their fields and never change them or follow their relations;
+the study and condition rows are handed out as copies (``study_row``, ``condition_row``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -23,6 +26,9 @@ _items_by_study: ProcessCache["StudyStructure"] = ProcessCache("study-structure"
 class StudyStructure:
     #: Every item of the study in configured order (order, pk).
     items: tuple[Item, ...]
+    #: The study row (None: no such study) and its conditions by primary key, as read; see study_row.
+    study: Study | None = None
+    conditions: dict[int, Condition] = field(default_factory=dict)
 
     def items_for(self, *, condition_id: int | None, page: str | None = None) -> list[Item]:
         """The items a participant of ``condition_id`` answers (shared ones and their condition's)."""
@@ -31,9 +37,27 @@ class StudyStructure:
                 and (page is None or item.page == page)]
 
 
+def _read(study_id: int) -> StudyStructure:
+    return StudyStructure(items=tuple(Item.objects.filter(study_id=study_id).order_by("order", "pk")),
+                          study=Study.objects.filter(pk=study_id).first(),
+                          conditions={c.pk: c for c in Condition.objects.filter(study_id=study_id).order_by()})
+
+
 def study_structure(*, study_id: int) -> StudyStructure:
-    return _items_by_study.get(study_id, lambda: StudyStructure(
-        items=tuple(Item.objects.filter(study_id=study_id).order_by("order", "pk"))))
+    return _items_by_study.get(study_id, lambda: _read(study_id))
+
+
+def study_row(*, study_id: int) -> Study | None:
+    """A copy of the study's row as this process read it (callers may set attributes on it)."""
+    study = study_structure(study_id=study_id).study
+    return copy.copy(study) if study is not None else None
+
+
+def condition_row(*, study_id: int, condition_id: int | None) -> Condition | None:
+    """A copy of one of the study's conditions as this process read it; None for None or a condition this
+    process has not seen yet (the caller reads it from the database then)."""
+    condition = study_structure(study_id=study_id).conditions.get(condition_id) if condition_id else None
+    return copy.copy(condition) if condition is not None else None
 
 
 def study_structure_invalidate(*, study_id: int) -> None:
