@@ -61,7 +61,7 @@ def prolific_sync_study(*, study: Study, client: ProlificClient | None = None) -
     now = timezone.now()
     with transaction.atomic():
         participants = {
-            p.external_id: p for p in Participant.objects.select_for_update().filter(
+            p.external_id: p for p in Participant.objects.select_for_update(no_key=True).filter(
                 study=study, platform=Study.Platform.PROLIFIC, is_simulated=False,
                 external_id__in=[s.participant_id for s in submissions])
         }

@@ -31,7 +31,7 @@ def consent_current_version(*, study: Study) -> ConsentVersion:
 def consent_supersede(*, study: Study, text: str, actor=None) -> ConsentVersion:
     """Replace the consent text by a new version: participants from now on agree to it; everyone who agreed
     before keeps theirs. The only way to change a launched study's consent."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
     if not isinstance(text, str) or not text.strip():
         raise ValidationError({"consent_text": "The new consent text is empty."})
     current = consent_current_version(study=study)
@@ -69,7 +69,7 @@ def forget_identity(participant: Participant) -> None:
 def participant_withdraw(*, participant: Participant) -> Participant:
     """The participant withdraws: their answers, timings and platform ids are deleted; only the fact that
     somebody withdrew (and when) remains. Withdrawing twice changes nothing."""
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
     if participant.status == Participant.Status.WITHDRAWN:
         return participant
     counts = _erase(participant)
@@ -94,7 +94,7 @@ def participant_delete_by_platform_id(*, study: Study, platform_id: str, actor=N
     """
     if not isinstance(platform_id, str) or not platform_id.strip():
         raise ValidationError({"platform_id": "Give the participant's platform id (PROLIFIC_PID or workerId)."})
-    participant = (Participant.objects.select_for_update()
+    participant = (Participant.objects.select_for_update(no_key=True)
                    .filter(study=study, external_id=platform_id.strip()).first())
     if participant is None:
         raise ValidationError({"platform_id": "No participant of this study has that platform id (it may have "

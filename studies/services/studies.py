@@ -55,7 +55,7 @@ def study_launch_problems(*, study: Study) -> dict[str, list[str]]:
 
 @transaction.atomic
 def study_launch(*, study: Study) -> Study:
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
     problems = study_launch_problems(study=study)
     if problems:
         raise ValidationError(problems)
@@ -68,7 +68,7 @@ def study_launch(*, study: Study) -> Study:
 
 @transaction.atomic
 def study_pause(*, study: Study) -> Study:
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
     if study.status != Study.Status.LIVE:
         raise ValidationError({"status": f"Only a live study can be paused (this one is {study.status})."})
     study.status = Study.Status.PAUSED
@@ -78,7 +78,7 @@ def study_pause(*, study: Study) -> Study:
 
 @transaction.atomic
 def study_close(*, study: Study) -> Study:
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
     if study.status == Study.Status.CLOSED:
         raise ValidationError({"status": "The study is already closed."})
     study.status = Study.Status.CLOSED

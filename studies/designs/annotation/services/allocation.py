@@ -60,8 +60,8 @@ def annotation_allocate(*, participant: Participant, rng: random.Random | None =
     """
     rng = rng or random.SystemRandom()
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=participant.study_id)
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
+        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
         if participant.annotation_allocations.exists():
             return participant
         if participant.status != Participant.Status.ACTIVE:
@@ -99,7 +99,7 @@ def allocations_refresh(*, participant: Participant, now: datetime | None = None
     """
     now = now or timezone.now()
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=participant.study_id)
+        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
         pending = list(AnnotationAllocation.objects.filter(
             participant=participant, released_at__isnull=True, vote__isnull=True, item__is_attention=False))
         if not pending:

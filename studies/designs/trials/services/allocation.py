@@ -21,8 +21,8 @@ def trials_allocate(*, participant: Participant, rng: random.Random | None = Non
     Raises StudyUnavailable for a study that is not live or not fully configured.
     """
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=participant.study_id)
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
+        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
         if TrialSession.objects.filter(participant=participant).exists():
             return participant
         if participant.status != Participant.Status.ACTIVE:

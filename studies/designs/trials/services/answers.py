@@ -29,10 +29,10 @@ class TrialOutOfOrder(ValidationError):
 
 
 def _locked_session(participant: Participant, page: str) -> tuple[Participant, TrialSession]:
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
     if participant.status != Participant.Status.ACTIVE:
         raise ParticipantFinished({"participant": "This session has ended; answers can no longer be changed."})
-    session = TrialSession.objects.select_for_update().filter(participant=participant).first()
+    session = TrialSession.objects.select_for_update(no_key=True).filter(participant=participant).first()
     if session is None:
         raise ParticipantFinished({"participant": "Please give your consent first."})
     if participant.current_page != page:
@@ -94,7 +94,7 @@ def trial_answer(*, participant: Participant, position: Any, answers: dict[str, 
         if str(position) != str(session.current_position):
             raise TrialOutOfOrder({"trial": f"This is not your current trial (you are at trial "
                                             f"{session.current_position}); you were taken back to it."})
-        trial = Trial.objects.select_for_update().select_related("first_method", "second_method", "pool_image") \
+        trial = Trial.objects.select_for_update(no_key=True).select_related("first_method", "second_method", "pool_image") \
             .get(participant=participant, position=session.current_position)
         now = timezone.now()
         if direction == "back":

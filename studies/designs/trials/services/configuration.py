@@ -64,7 +64,7 @@ def setup_problems(*, study: Study) -> dict[str, list[str]]:
 def trial_setup_save(*, study: Study, **fields: Any) -> TrialSetup:
     """Create or update the study's trial setup; refused once participants have trial lists."""
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
+        study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
         setup = TrialSetup.objects.filter(study=study).first() or TrialSetup(study=study)
         for name, value in fields.items():
             setattr(setup, name, value)
@@ -76,7 +76,7 @@ def trial_setup_save(*, study: Study, **fields: Any) -> TrialSetup:
 def trial_method_create(*, study: Study, key: str, name: str, description: str, explanation_method: str = "",
                         stimulus_grid=None, order: int = 0) -> TrialMethod:
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
+        study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
         if explanation_method:
             from explainers.core.methods.registry import MethodError, method_get
 
@@ -95,7 +95,7 @@ def pool_image_create(*, study: Study, key: str, image, prediction: str, source_
                       order: int = 0) -> PoolImage:
     """A pool image from an upload (a File) or a path already under MEDIA_ROOT (a str)."""
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
+        study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
         pool_image = PoolImage(study=study, key=key, prediction=prediction, source_index=source_index, order=order)
         _attach(pool_image, image, f"{study.slug}-{key}")
         pool_image.full_clean()
@@ -106,7 +106,7 @@ def pool_image_create(*, study: Study, key: str, image, prediction: str, source_
 def explanation_image_set(*, method: TrialMethod, pool_image: PoolImage, image) -> ExplanationImage:
     """Set what ``method`` shows for ``pool_image`` (an upload or a path under MEDIA_ROOT)."""
     with transaction.atomic():
-        Study.objects.select_for_update().get(pk=method.study_id)
+        Study.objects.select_for_update(no_key=True).get(pk=method.study_id)
         explanation = ExplanationImage.objects.filter(method=method, pool_image=pool_image).first() or \
             ExplanationImage(method=method, pool_image=pool_image)
         _attach(explanation, image, f"{method.study.slug}-{method.key}-{pool_image.key}")
