@@ -17,6 +17,7 @@ from studies.designs.registry import design_for
 from studies.models import PageVisit, Participant, Study
 from studies.structure import study_structure
 
+from .durability import commit_flushed_by_consent
 from .exceptions import ParticipantFinished, StudyUnavailable
 from .navigation import page_visit_close
 from .responses import participant_lock
@@ -145,6 +146,7 @@ def participant_assign(*, participant: Participant, rng: random.Random | None = 
     assigned participant keeps their condition.
     """
     with transaction.atomic():
+        commit_flushed_by_consent()  # the consent's commit right after flushes it
         study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
         participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
         if participant.condition_id is not None:

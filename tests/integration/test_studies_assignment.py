@@ -87,3 +87,25 @@ def test_abandoned_places_are_refilled_and_completions_stay_balanced(transaction
     assert sum(completed) == 100
     assert completed[1] - completed[0] <= 1
     assert selectors.study_is_full(study=study)
+
+
+def test_the_allocation_commits_without_a_disk_flush_and_the_consent_right_after_with_one(transactional_db):
+    """The allocation at consent holds the study lock; its commit does not wait for the disk because the
+    consent's synchronous commit in the same request flushes it (services/durability.py)."""
+    from django.test.utils import CaptureQueriesContext
+
+    study = make_study(owner=make_user())
+    participant = services.participant_enter(
+        study=study, identity=services.PlatformIdentity(platform=study.platform, external_id="DURABLE"))
+    with CaptureQueriesContext(connection) as queries:
+        participant = services.participant_consent(participant=participant, agreed=True)
+    statements = [q["sql"] for q in queries.captured_queries]
+    relaxed = [i for i, sql in enumerate(statements) if "synchronous_commit" in sql]
+    assert len(relaxed) == 1, statements
+    lock = next(i for i, sql in enumerate(statements) if "FOR NO KEY UPDATE" in sql and '"studies_study"' in sql)
+    assert relaxed[0] < lock  # set before the lock is taken, for the allocation's transaction only
+    consent_update = max(i for i, sql in enumerate(statements) if "consent_version_id" in sql)
+    assert consent_update > lock and participant.condition_id is not None
+    with connection.cursor() as cursor:  # SET LOCAL ended with its transaction
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

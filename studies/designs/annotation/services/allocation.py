@@ -20,6 +20,7 @@ from django.utils import timezone
 from studies import selectors
 from studies.models import Participant, Study
 from studies.services import ParticipantFinished, StudyUnavailable
+from studies.services.durability import commit_flushed_by_consent
 
 from ..models import AnnotationAllocation, AnnotationItem
 from .configuration import annotation_settings_for
@@ -60,6 +61,7 @@ def annotation_allocate(*, participant: Participant, rng: random.Random | None =
     """
     rng = rng or random.SystemRandom()
     with transaction.atomic():
+        commit_flushed_by_consent()  # the consent's commit right after flushes it
         study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
         participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
         if participant.annotation_allocations.exists():

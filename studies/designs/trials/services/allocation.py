@@ -8,6 +8,7 @@ from django.db import transaction
 
 from studies.models import Participant, Study
 from studies.services import ParticipantFinished, StudyUnavailable
+from studies.services.durability import commit_flushed_by_consent
 
 from ..models import Trial, TrialSession
 from .configuration import complete_pool, setup_problems
@@ -21,6 +22,7 @@ def trials_allocate(*, participant: Participant, rng: random.Random | None = Non
     Raises StudyUnavailable for a study that is not live or not fully configured.
     """
     with transaction.atomic():
+        commit_flushed_by_consent()  # the consent's commit right after flushes it
         study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
         participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
         if TrialSession.objects.filter(participant=participant).exists():
