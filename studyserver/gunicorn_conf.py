@@ -22,17 +22,19 @@ def _env_int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Threads overlap the database round trips of participant pages; processes use the cores. On PostgreSQL
-# eight threads per worker: a participant page spends most of its time waiting for the database, and under
-# load those waits grow (bench/flow on 2 cores: 5 x 8 served 4.8 participants/s at p95 2.0 s where 5 x 4
-# served 3.7-4.2/s at p95 2.2-2.7 s). Each thread holds one database connection (DATABASE_CONN_MAX_AGE):
-# workers x threads must stay below the database's max_connections (PostgreSQL: 100). SQLite has one
-# writer at a time, and a writer waiting in SQLite's busy handler loses its turn to newer ones: with 40
-# threads one POST waited past the 20 s lock timeout, so four threads there.
+# One worker process per core, threads within each to overlap the database round trips. A participant page
+# is mostly Python (ORM, templates) under each process's GIL, so more processes than cores only add context
+# switches: bench/flow on a quiet 2-core machine (200 participants, 50 at a time, PostgreSQL) served 20-23
+# participants/s at page p95 520-600 ms with 5 workers x 8 threads, 25-26/s at p95 235-245 ms with 2 x 8;
+# on SQLite 24-25/s at p95 340-390 ms with 5 x 4, 26-27/s at p95 245 ms with 2 x 4 (docs/BENCHMARKS.md).
+# On PostgreSQL eight threads per worker: pages wait for the database. Each thread holds one database
+# connection (DATABASE_CONN_MAX_AGE): workers x threads must stay below the database's max_connections
+# (PostgreSQL: 100). SQLite has one writer at a time, and a writer waiting in SQLite's busy handler loses its
+# turn to newer ones: with 40 threads one POST waited past the 20 s lock timeout, so four threads there.
 _database_url = os.environ.get("DATABASE_URL", "").strip().lower()
 _sqlite = not _database_url or _database_url.startswith("sqlite")  # unset: the embedded SQLite default
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-workers = _env_int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
+workers = _env_int("GUNICORN_WORKERS", min(max(multiprocessing.cpu_count(), 2), 8))
 threads = _env_int("GUNICORN_THREADS", 4 if _sqlite else 8)
 # A worker accepts a connection only while one of its threads is free; the rest wait in the kernel's
 # listen queue, first come first served, for the next free worker (gunicorn's default of 1000 lets a busy
