@@ -129,6 +129,24 @@ def test_reloads_continue_the_open_visit_and_a_return_opens_a_new_one(study):
     assert visits[1].left_at is None and visits[1].entered_at >= visits[0].left_at
 
 
+def test_closing_a_visit_stores_when_and_how_long(study):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from studies.services import page_visit_close, page_visit_open
+
+    participant, _ = start(Client(), study)
+    page_visit_open(participant=participant, page="stimulus")
+    now = timezone.now()
+    PageVisit.objects.filter(participant=participant, page="stimulus").update(entered_at=now - timedelta(seconds=12.5))
+    page_visit_close(participant=participant, page="stimulus", now=now)
+    visit = PageVisit.objects.get(participant=participant, page="stimulus")
+    assert visit.left_at == now and abs(visit.seconds - 12.5) < 1e-3
+    page_visit_close(participant=participant, page="stimulus", now=now + timedelta(seconds=5))  # nothing open
+    assert PageVisit.objects.get(participant=participant, page="stimulus").left_at == now
+
+
 @pytest.mark.django_db
 def test_going_back_keeps_answers_and_changes_are_kept_as_revisions(study):
     client = Client()
