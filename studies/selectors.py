@@ -51,8 +51,8 @@ def condition_fill_counts(*, study: Study, now: datetime | None = None, is_simul
     taken = (Q(participants__status=Participant.Status.COMPLETED) | Q(
         participants__status=Participant.Status.ACTIVE, participants__last_seen_at__gte=active_cutoff(now)
     )) & Q(participants__is_simulated=is_simulated, participants__excluded_reason="")
-    rows = (
-        Condition.objects.filter(study=study)
+    rows = (  # .order_by(): the default ordering would join the study and group by its columns
+        Condition.objects.filter(study=study).order_by()
         .annotate(taken=Count("participants", filter=taken))
         .values_list("pk", "taken")
     )

@@ -70,7 +70,7 @@ def _attention_failed(participant: Participant) -> bool:
         condition_id=participant.condition_id) if item.kind == Item.Kind.ATTENTION_CHECK]
     if not checks:
         return False
-    given = dict(participant.responses.filter(item__in=checks).values_list("item_id", "value_int"))
+    given = dict(participant.responses.filter(item__in=checks).order_by().values_list("item_id", "value_int"))
     return any(given.get(item.pk) != item.expected_answer for item in checks)
 
 

@@ -52,9 +52,9 @@ def participant_enter(*, study: Study, identity: PlatformIdentity, is_simulated:
     participant always gets their record back; the caller shows finished ones "already taken part".
     """
     if identity.external_id:
-        existing = Participant.objects.filter(
+        existing = Participant.objects.filter(  # by pk: the default ordering would join the study table
             study=study, platform=identity.platform, external_id=identity.external_id
-        ).first()
+        ).order_by("pk").first()
         if existing is not None:
             return participant_resume(participant=existing, identity=identity)
     reason = _unavailable_reason(study)
