@@ -101,9 +101,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         # Connections are kept between requests (a new PostgreSQL connection costs more than a whole page);
-        # the health check replaces one the server closed.
+        # the health check (a SELECT 1 at each request's first query) replaces one the server closed, e.g.
+        # after a database restart, instead of answering that request with a 503.
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
