@@ -9,6 +9,11 @@ Figures go to ``OUT/gpu_seed.json``; docs/BENCHMARKS.md quotes them.
 
     TWO4TWO_RENDER_WORKERS=16 PYTHONPATH=. python3 bench/gpu_seed.py --jobs seed64-supervised seed128
     TWO4TWO_RENDER_WORKERS=16 PYTHONPATH=. python3 bench/gpu_seed.py --jobs vae-two4two --ship two4two-vae-64
+
+Without a GPU, ``--set`` shrinks a job to check a preset's stability on the CPU (docs/BENCHMARKS.md, seed128):
+
+    python bench/gpu_seed.py --jobs seed128 --no-audit --log-every 10 \
+        --set steps=150 warmup_steps=60 batch_size=4 train_size=600 val_size=40 eval_every=1000
 """
 from __future__ import annotations
 
