@@ -29,6 +29,27 @@ from tests.test_reliability import answer_page, assert_clear_503, consented_part
 PARTICIPANTS = 24
 
 
+def _serving(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds an established client connection on local ``port`` (from /proc: its
+    socket inodes, matched against /proc/net/tcp*, state 01; its database connections do not count)."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
+                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if (len(fields) > 9 and fields[3] == "01" and fields[9] in inodes
+                    and int(fields[1].rsplit(":", 1)[1], 16) == port):
+                return True
+    return False
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(300)
 def test_participants_who_retry_lose_nothing_when_gunicorn_workers_are_sigkilled(transactional_db):
@@ -38,17 +59,23 @@ def test_participants_who_retry_lose_nothing_when_gunicorn_workers_are_sigkilled
         done = threading.Event()
 
         def kill_workers() -> None:
-            # Every 0.6 s SIGKILL one web worker (the master forks a replacement) while participants answer.
+            # SIGKILL a web worker while it serves a request (the master forks a replacement), at most every
+            # 0.6 s, six times. A page takes milliseconds, so a kill at a random moment mostly meets an idle
+            # worker: wait for one with a client connection open (gunicorn runs without keep-alive here, so an
+            # open connection is a request in flight).
             time.sleep(1.0)
-            while not done.wait(0.6) and len(killed) < 6:
-                pids = server.worker_pids()
-                if pids:
-                    victim = pids[len(killed) % len(pids)]
-                    try:
-                        os.kill(victim, signal.SIGKILL)
-                        killed.append(victim)
-                    except ProcessLookupError:
-                        pass
+            port = int(server.base_url.rsplit(":", 1)[1])
+            while not done.is_set() and len(killed) < 6:
+                victim = next((pid for pid in server.worker_pids() if _serving(pid, port)), None)
+                if victim is None:
+                    time.sleep(0.005)
+                    continue
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(victim)
+                except ProcessLookupError:
+                    pass
+                done.wait(0.6)
 
         killer = threading.Thread(target=kill_workers)
         killer.start()
