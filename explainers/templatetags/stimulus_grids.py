@@ -3,8 +3,8 @@
 The seed's stimulus page shows 150 cells; rendering them took most of the page's time, and every participant
 of a condition sees the same HTML. The fragment depends only on the grid row and its cells, so it is cached
 (studyserver/process_cache.py) per grid, checked against the grid's published folder and last change (the
-grid row comes fresh with every request: the participant's condition joins it, so a regenerated or failed
-grid is never shown from the cache) and rebuilt when a cell is saved or deleted (``grid_cells_changed``,
+grid row comes fresh with every request: the stimulus page reads it from the database, so a regenerated or
+failed grid is never shown from the cache) and rebuilt when a cell is saved or deleted (``grid_cells_changed``,
 connected in ExplainersConfig.ready).
 
 Where the grid has a sprite (all its cells in one PNG, written when the grid was built) and
