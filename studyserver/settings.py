@@ -107,6 +107,12 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
+# The platform is built and tested on these two; a few hot statements are written for them by hand
+# (studies/services/navigation.py: INSERT ... ON CONFLICT, the seconds between two timestamps).
+SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
+if DATABASES["default"]["ENGINE"] not in SUPPORTED_DATABASE_ENGINES:
+    raise ImproperlyConfigured(f"DATABASE_URL must name a SQLite or PostgreSQL database; "
+                               f"{DATABASES['default']['ENGINE']} is not supported.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for the lock instead of failing at once when several requests arrive together: IMMEDIATE
     # takes the write lock at BEGIN, where the busy timeout applies (a deferred upgrade fails at once).

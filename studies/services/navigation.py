@@ -18,22 +18,30 @@ from .exceptions import PageOutOfDate, StimulusTooEarly
 from .responses import ensure_can_answer, participant_lock, responses_store
 
 
+def _visit_sql() -> tuple[str, dict[str, str]]:
+    """PageVisit's table and column names, quoted, for the two statements below that are written by hand."""
+    quote = connection.ops.quote_name
+    return quote(PageVisit._meta.db_table), {f.name: quote(f.column) for f in PageVisit._meta.concrete_fields}
+
+
 def page_visit_open(*, participant: Participant, page: str) -> None:
     """Start timing a page; a reload continues the open visit instead of starting a second one.
 
     Every participant page view runs this, so it is one statement in autocommit: an INSERT that the partial
     unique constraint "one_open_visit_per_page" turns into a no-op while the page is already open (INSERT
-    ... ON CONFLICT DO NOTHING, the same syntax on PostgreSQL and SQLite >= 3.24). The ORM's
-    bulk_create(ignore_conflicts=True) would wrap it in a transaction of its own (two more statements).
+    ... ON CONFLICT DO NOTHING, the same syntax on PostgreSQL and SQLite >= 3.24, the two databases the
+    settings accept). The ORM's bulk_create(ignore_conflicts=True) would wrap it in a transaction of its own
+    (two more statements).
     """
-    meta, quote = PageVisit._meta, connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in ("participant", "page", "entered_at"))
+    table, column = _visit_sql()
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+        cursor.execute(f"INSERT INTO {table} ({column['participant']}, {column['page']}, {column['entered_at']}) "
+                       f"VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                        [participant.pk, page, connection.ops.adapt_datetimefield_value(timezone.now())])
 
 
-#: Seconds from a visit's entered_at to a given moment, in SQL (one UPDATE closes a page's open visit).
+#: Seconds from a visit's entered_at to a given moment, in SQL (the ORM has no portable datetime difference
+#: in seconds), per database the settings accept.
 _SECONDS_SINCE_ENTERED = {
     "postgresql": "GREATEST(EXTRACT(EPOCH FROM (%s - {entered})), 0)",
     "sqlite": "MAX((julianday(%s) - julianday({entered})) * 86400.0, 0)",
@@ -41,26 +49,14 @@ _SECONDS_SINCE_ENTERED = {
 
 
 def page_visit_close(*, participant: Participant, page: str, now: datetime | None = None) -> None:
-    """End the page's open visit at ``now``, with the seconds spent on it.
-
-    One UPDATE on PostgreSQL and SQLite (the seconds computed by the database, as the ORM has no portable
-    datetime difference in seconds): every page's submission runs this. Elsewhere, row by row."""
-    now = now or timezone.now()
-    seconds_sql = _SECONDS_SINCE_ENTERED.get(connection.vendor)
-    if seconds_sql is None:
-        for visit in PageVisit.objects.filter(participant=participant, page=page, left_at__isnull=True).order_by():
-            visit.left_at = now
-            visit.seconds = max((now - visit.entered_at).total_seconds(), 0.0)
-            visit.save(update_fields=["left_at", "seconds"])
-        return
-    meta, quote = PageVisit._meta, connection.ops.quote_name
-    column = {name: quote(meta.get_field(name).column) for name in ("participant", "page", "entered_at", "left_at",
-                                                                     "seconds")}
-    moment = connection.ops.adapt_datetimefield_value(now)
+    """End the page's open visit at ``now``, with the seconds spent on it: one UPDATE, since every page's
+    submission runs this."""
+    table, column = _visit_sql()
+    moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    seconds = _SECONDS_SINCE_ENTERED[connection.vendor].format(entered=column["entered_at"])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {column['left_at']} = %s, "
-            f"{column['seconds']} = {seconds_sql.format(entered=column['entered_at'])} "
+            f"UPDATE {table} SET {column['left_at']} = %s, {column['seconds']} = {seconds} "
             f"WHERE {column['participant']} = %s AND {column['page']} = %s AND {column['left_at']} IS NULL",
             [moment, moment, participant.pk, page])
 

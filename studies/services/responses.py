@@ -90,8 +90,9 @@ def ensure_can_answer(participant: Participant) -> None:
 
 
 def participant_lock(participant: Participant) -> Participant:
-    """The participant's row, locked until the transaction ends (SELECT ... FOR UPDATE; SQLite serialises
-    writers), with the study the caller already holds (it does not change under a participant's request)."""
+    """The participant's row, locked until the transaction ends (SELECT ... FOR NO KEY UPDATE; SQLite
+    serialises writers), with the study the caller already holds (it does not change under a participant's
+    request)."""
     locked = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
     if Participant.study.is_cached(participant):
         locked.study = participant.study

@@ -77,3 +77,15 @@ def test_the_worker_warm_up_compiles_the_pages_without_loading_torch_or_scipy(tm
                             text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "STUDYSERVER_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_database_the_platform_is_not_built_for_is_refused_at_start():
+    import subprocess
+    import sys
+
+    probe = "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'studyserver.settings'; import django; django.setup()"
+    env = {**__import__("os").environ, "DATABASE_URL": "mysql://u:p@db/studyserver"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=CONF.parents[1], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode != 0
+    assert "DATABASE_URL must name a SQLite or PostgreSQL database" in result.stderr
