@@ -25,9 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import load  # noqa: E402
-from bench.flow import PLATFORM_ENTRY_QUERY  # noqa: E402
-from bench.flow.systems import PlatformSystem, _gunicorn_conf  # noqa: E402
+from bench.flow.systems import PlatformSystem  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -108,13 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict]] = {}
     try:
         for offset, (variant, flag) in enumerate((("sprite", "1"), ("cells", "0"))):
-            env = {**platform.env, "STIMULUS_GRID_SPRITES": flag}
-            conf = _gunicorn_conf(env)
-            with load.gunicorn(env=env, workers=conf["workers"], threads=conf["threads"],
-                               worker_class=conf["worker_class"], timeout=conf["timeout"],
-                               log_dir=platform.dir) as server:
-                entry = f"{server.base_url}/s/{platform.slug}/{PLATFORM_ENTRY_QUERY}"
-                rows = asyncio.run(_drive(entry, args.participants, args.concurrency, offset * 10_000))
+            with platform.serving(STIMULUS_GRID_SPRITES=flag) as (server, _):
+                rows = asyncio.run(_drive(platform.entry_url(server), args.participants, args.concurrency,
+                                          offset * 10_000))
             if any(row["sprite"] != (flag == "1") for row in rows):
                 raise SystemExit(f"{variant}: the page did not draw the grid as asked: {rows}")
             results[variant] = rows

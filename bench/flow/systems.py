@@ -12,12 +12,17 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from bench.flow import (BENCH_DIR, ITEM_FIELD_PREFIX, OTREE_APP, OTREE_APP_SOURCE, OTREE_REQUIREMENT,
                         PLATFORM_ENTRY_QUERY, REPO_ROOT)
 from bench.flow.client import RunResult, drive
+
+if TYPE_CHECKING:
+    from bench.load import Server
 
 # --- memory of the web workers under load ------------------------------------------------------------------
 
@@ -157,16 +162,26 @@ class PlatformSystem:
         key, expected = self.study["attention_check"]
         return {ITEM_FIELD_PREFIX + key: str(expected)}
 
-    def serve_and_drive(self, **drive_options) -> SystemRun:
+    @contextmanager
+    def serving(self, **extra_env: str) -> Iterator[tuple[Server, dict]]:
+        """gunicorn on the study with studyserver/gunicorn_conf.py as it reads this environment (plus
+        ``extra_env``): yields the running server and the configuration it was started with."""
         from bench import load
 
-        conf = _gunicorn_conf(self.env)
-        before = os.getloadavg()
-        with load.gunicorn(env=self.env, workers=conf["workers"], threads=conf["threads"],
+        env = {**self.env, **extra_env}
+        conf = _gunicorn_conf(env)
+        with load.gunicorn(env=env, workers=conf["workers"], threads=conf["threads"],
                            worker_class=conf["worker_class"], timeout=conf["timeout"], log_dir=self.dir) as server:
-            entry = f"{server.base_url}/s/{self.slug}/{PLATFORM_ENTRY_QUERY}"
+            yield server, conf
+
+    def entry_url(self, server) -> str:
+        return f"{server.base_url}/s/{self.slug}/{PLATFORM_ENTRY_QUERY}"
+
+    def serve_and_drive(self, **drive_options) -> SystemRun:
+        before = os.getloadavg()
+        with self.serving() as (server, conf):
             with MemorySampler(server.worker_pids) as memory:
-                result = drive(entry_url=entry, hints=self.hints(), **drive_options)
+                result = drive(entry_url=self.entry_url(server), hints=self.hints(), **drive_options)
         description = (f"gunicorn {conf['workers']} {conf['worker_class']} workers x {conf['threads']} threads, "
                        f"{'PostgreSQL' if self.database_name else 'SQLite'}")
         checks = self.verify(result)
