@@ -2,8 +2,8 @@
 
 Each page used to read the study's items from the database two or three times (which pages there are, the
 page's items, validation), and the study and condition rows with every request. They are read once per
-process now (studyserver/process_cache.py) and rebuilt when an item, a condition or the study itself is
-saved or deleted (the signals below, connected in StudiesConfig.ready), and at the latest after
+process now (studyserver/process_cache.py) and rebuilt when an item, a condition, a consent version or the
+study itself is saved or deleted (the signals below, connected in StudiesConfig.ready), and at the latest after
 PROCESS_CACHE_MAX_AGE seconds (a change made with QuerySet.update sends no signal). The Item instances are
 shared by concurrent requests: callers read their fields and never change them or follow their relations;
 the study and condition rows are handed out as copies (``study_row``, ``condition_row``).
@@ -17,7 +17,7 @@ from django.db import transaction
 
 from studyserver.process_cache import ProcessCache
 
-from .models import Condition, Item, Study
+from .models import Condition, ConsentVersion, Item, Study
 
 _items_by_study: ProcessCache["StudyStructure"] = ProcessCache("study-structure")
 
@@ -29,6 +29,9 @@ class StudyStructure:
     #: The study row (None: no such study) and its conditions by primary key, as read; see study_row.
     study: Study | None = None
     conditions: dict[int, Condition] = field(default_factory=dict)
+    #: The consent version participants agree to now (the newest; None before the first is made), read with
+    #: the study row whose consent text the consent page shows.
+    consent_version_id: int | None = None
 
     def items_for(self, *, condition_id: int | None, page: str | None = None) -> list[Item]:
         """The items a participant of ``condition_id`` answers (shared ones and their condition's)."""
@@ -40,7 +43,9 @@ class StudyStructure:
 def _read(study_id: int) -> StudyStructure:
     return StudyStructure(items=tuple(Item.objects.filter(study_id=study_id).order_by("order", "pk")),
                           study=Study.objects.filter(pk=study_id).first(),
-                          conditions={c.pk: c for c in Condition.objects.filter(study_id=study_id).order_by()})
+                          conditions={c.pk: c for c in Condition.objects.filter(study_id=study_id).order_by()},
+                          consent_version_id=ConsentVersion.objects.filter(study_id=study_id).order_by("-number")
+                          .values_list("pk", flat=True).first())
 
 
 def study_structure(*, study_id: int) -> StudyStructure:
@@ -75,6 +80,6 @@ def _changed(sender, instance, **kwargs) -> None:
 def connect_signals() -> None:
     from django.db.models.signals import post_delete, post_save
 
-    for model in (Study, Condition, Item):
+    for model in (Study, Condition, Item, ConsentVersion):
         post_save.connect(_changed, sender=model, dispatch_uid=f"study-structure-save-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"study-structure-delete-{model.__name__}")

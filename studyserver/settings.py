@@ -101,8 +101,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         # Connections are kept between requests (a new PostgreSQL connection costs more than a whole page);
-        # the health check (a SELECT 1 at each request's first query) replaces one the server closed, e.g.
-        # after a database restart, instead of answering that request with a 503.
+        # the health check at each request's first query replaces one the server closed, e.g. after a
+        # database restart, instead of answering that request with a 503 (on PostgreSQL it polls the socket
+        # and sends a SELECT 1 only when the server has spoken: studyserver/postgresql).
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
@@ -113,6 +114,9 @@ SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.
 if DATABASES["default"]["ENGINE"] not in SUPPORTED_DATABASE_ENGINES:
     raise ImproperlyConfigured(f"DATABASE_URL must name a SQLite or PostgreSQL database; "
                                f"{DATABASES['default']['ENGINE']} is not supported.")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a connection health check that costs no round trip (studyserver/postgresql).
+    DATABASES["default"]["ENGINE"] = "studyserver.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for the lock instead of failing at once when several requests arrive together: IMMEDIATE
     # takes the write lock at BEGIN, where the busy timeout applies (a deferred upgrade fails at once).

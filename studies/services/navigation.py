@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from studies import selectors
 from studies.designs.registry import design_for
-from studies.models import Item, PageVisit, Participant
+from studies.models import Item, PageVisit, Participant, Response
 from studies.structure import study_structure
 
 from .exceptions import PageOutOfDate, StimulusTooEarly
-from .responses import ensure_can_answer, participant_lock, responses_store
+from .responses import ensure_can_answer, participant_lock, responses_by_item, responses_store
 
 
 def _visit_sql() -> tuple[str, dict[str, str]]:
@@ -61,12 +61,17 @@ def page_visit_close(*, participant: Participant, page: str, now: datetime | Non
             [moment, moment, participant.pk, page])
 
 
-def _attention_failed(participant: Participant) -> bool:
+def _attention_failed(participant: Participant, responses: dict[int, Response] | None) -> bool:
+    """Whether any attention check's answer differs from the expected one; ``responses`` (responses_by_item,
+    current) saves reading them."""
     checks = [item for item in study_structure(study_id=participant.study_id).items_for(
         condition_id=participant.condition_id) if item.kind == Item.Kind.ATTENTION_CHECK]
     if not checks:
         return False
-    given = dict(participant.responses.filter(item__in=checks).order_by().values_list("item_id", "value_int"))
+    if responses is None:
+        given = dict(participant.responses.filter(item__in=checks).order_by().values_list("item_id", "value_int"))
+    else:
+        given = {item.pk: responses[item.pk].value_int for item in checks if item.pk in responses}
     return any(given.get(item.pk) != item.expected_answer for item in checks)
 
 
@@ -89,13 +94,16 @@ def participant_navigate(
         pages = design_for(participant.study).pages(participant=participant)
         index = pages.index(page)
         too_early = _stimulus_too_early(participant, page=page, direction=direction)
+        responses = None
         if page in selectors.QUESTION_PAGES:
             # Too early: keep what was given (complete or not) and let the participant look on.
             # Moving on saves the participant (and their last_seen_at) anyway: one UPDATE instead of two.
-            responses_store(participant=participant, page=page, answers=answers,
+            responses = responses_by_item(participant)
+            responses_store(participant=participant, page=page, answers=answers, existing=responses,
                             require_complete=direction == "next" and too_early is None, touch=too_early is not None)
         if too_early is None:
-            participant = _move(participant, pages=pages, index=index, page=page, direction=direction)
+            participant = _move(participant, pages=pages, index=index, page=page, direction=direction,
+                                responses=responses)
     if too_early is not None:
         raise too_early
     return participant
@@ -111,8 +119,10 @@ def _stimulus_too_early(participant: Participant, *, page: str, direction: str) 
     return StimulusTooEarly(minimum=minimum, seconds_left=max(math.ceil(minimum - seen), 1))
 
 
-def _move(participant: Participant, *, pages: list[str], index: int, page: str, direction: str) -> Participant:
-    """Leave `page` (its visit ends) for the next or previous page; the last question page completes."""
+def _move(participant: Participant, *, pages: list[str], index: int, page: str, direction: str,
+          responses: dict[int, Response] | None = None) -> Participant:
+    """Leave `page` (its visit ends) for the next or previous page; the last question page completes
+    (``responses``: the participant's current answers when the caller has them)."""
     now = timezone.now()
     page_visit_close(participant=participant, page=page, now=now)
     target = pages[max(index - 1, 1)] if direction == "back" else pages[index + 1]
@@ -120,7 +130,7 @@ def _move(participant: Participant, *, pages: list[str], index: int, page: str, 
     participant.last_seen_at = now
     fields = ["current_page", "last_seen_at"]
     if target == "complete":
-        participant.attention_failed = _attention_failed(participant)
+        participant.attention_failed = _attention_failed(participant, responses)
         participant.status = (
             Participant.Status.FAILED_ATTENTION if participant.attention_failed else Participant.Status.COMPLETED
         )

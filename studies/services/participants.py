@@ -5,6 +5,7 @@ Every function runs in one transaction; a study that cannot take the participant
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from .durability import commit_flushed_by_consent
 from .exceptions import ParticipantFinished, StudyUnavailable
 from .navigation import page_visit_close
 from .responses import participant_lock
-from .privacy import consent_current_version, forget_identity
+from .privacy import consent_version_id_agreed, forget_identity
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ def participant_enter(*, study: Study, identity: PlatformIdentity, is_simulated:
     # to enforce (the IntegrityError below), so neither costs a query of its own.
     participant.full_clean(exclude=["token", "study"], validate_constraints=False)
     try:
-        with transaction.atomic():
+        # One INSERT: on its own it needs no transaction (BEGIN and COMMIT would be two more round trips on
+        # every arrival); inside a caller's transaction a savepoint keeps that transaction usable when the
+        # INSERT fails.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
             participant.save()
     except IntegrityError:
         # The same person arrived twice at once (two tabs): both get the one record.
@@ -220,7 +224,7 @@ def participant_consent(*, participant: Participant, agreed: bool, rng: random.R
             page_visit_close(participant=participant, page="consent")
             participant.current_page = "instructions"
             # Which wording they agreed to, and when: a later superseding version is not theirs.
-            participant.consent_version = consent_current_version(study=participant.study)
+            participant.consent_version_id = consent_version_id_agreed(study=participant.study)
             participant.consented_at = timezone.now()
             participant.save(update_fields=["current_page", "consent_version", "consented_at"])
     return participant

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies.models import AuditEntry, ConsentVersion, PageVisit, Participant, Response, ResponseRevision, Study
+from studies.structure import study_structure
 
 #: Platform ids and per-attempt data a participant leaves behind; cleared on decline and withdrawal.
 IDENTIFYING_FIELDS = ("external_id", "platform_study_id", "platform_session_id", "assignment_id", "hit_id",
@@ -25,6 +26,14 @@ def consent_current_version(*, study: Study) -> ConsentVersion:
         current, _ = ConsentVersion.objects.get_or_create(study=study, number=1,
                                                           defaults={"text": study.consent_text})
     return current
+
+
+def consent_version_id_agreed(*, study: Study) -> int:
+    """The consent version a participant agrees to: the newest as this process read it, with the study row
+    whose consent text its consent page shows (studies/structure.py; a new version reaches every process as
+    that text does). Made from the consent text when the study has none yet."""
+    version_id = study_structure(study_id=study.pk).consent_version_id
+    return version_id if version_id is not None else consent_current_version(study=study).pk
 
 
 @transaction.atomic

@@ -109,18 +109,25 @@ def responses_save(
         return responses_store(participant=participant, page=page, answers=answers, require_complete=require_complete)
 
 
+def responses_by_item(participant: Participant) -> dict[int, Response]:
+    """Every answer the participant has given, by item primary key."""
+    return {r.item_id: r for r in Response.objects.filter(participant=participant).order_by()}
+
+
 def responses_store(
     *, participant: Participant, page: str, answers: dict[str, Any], require_complete: bool = False,
-    touch: bool = True,
+    touch: bool = True, existing: dict[int, Response] | None = None,
 ) -> list[Response]:
     """responses_save for a caller that holds the participant's lock (participant_lock) in its transaction
     and has checked ensure_can_answer.
 
     A page's answers are written together: new ones in one INSERT, changed ones in one UPDATE, and one
     revision per new or changed answer in one INSERT (revisions are only ever appended). ``touch=False``
-    leaves ``last_seen_at`` to a caller that saves the participant anyway.
+    leaves ``last_seen_at`` to a caller that saves the participant anyway. ``existing`` (responses_by_item,
+    read under the same lock) saves reading the answers again; it is brought up to date with what is stored.
     """
-    existing = {r.item_id: r for r in Response.objects.filter(participant=participant).order_by()}
+    if existing is None:
+        existing = responses_by_item(participant)
     items_by_pk = {item.pk: item for item in selectors.participant_page_items(participant=participant, page=page)}
     stored = {}
     for item_id, response in existing.items():
@@ -151,6 +158,7 @@ def responses_store(
                 response.pk = ids[response.item_id]
     if changed:
         Response.objects.bulk_update(changed, ["value_int", "value_text", "updated_at"])
+    existing.update((response.item_id, response) for response in created)
     if created or changed:
         ResponseRevision.objects.bulk_create([
             ResponseRevision(response=response, page=page, value_int=response.value_int,

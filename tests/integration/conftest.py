@@ -21,10 +21,9 @@ WORKER_READY_TIMEOUT_S = 90
 
 
 def _is_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] in (
-        "django.db.backends.postgresql",
-        "django.db.backends.postgresql_psycopg2",
-    )
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -128,3 +128,73 @@ def test_a_terminated_postgresql_connection_gives_a_503_and_the_next_request_rec
     assert moved.status_code == 302 and moved["Location"].endswith("/satisfaction/")
     stored = dict(Response.objects.filter(participant=participant).values_list("item__key", "value_int"))
     assert stored == GOOD_STIMULUS_ANSWERS
+
+
+def _terminate_other_backends() -> int:
+    """pg_terminate_backend for every other connection to the test database (a restart, as the web processes
+    see it); returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_the_health_check_sends_nothing_on_a_quiet_connection(transactional_db, monkeypatch):
+    """studyserver/postgresql: between requests a quiet connection is trusted without a SELECT 1."""
+    assert connection.settings_dict["ENGINE"] == "studyserver.postgresql" and connection.health_check_enabled
+    connection.ensure_connection()
+    raw = connection.connection
+
+    def no_statement(*args, **kwargs):
+        raise AssertionError("the health check sent a statement on a quiet connection")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(raw, "cursor", no_statement)
+        connection.health_check_done = False
+        connection.close_if_health_check_failed()
+    assert connection.connection is raw and connection.health_check_done
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(transactional_db):
+    """The server ends our connection between two requests: the next request's health check sees it on the
+    socket and reconnects, so the request succeeds (no 503)."""
+    import psycopg
+
+    from tests.integration.conftest import worker_database_url
+
+    connection.ensure_connection()
+    before = connection.connection.info.backend_pid
+    url = "postgresql://" + worker_database_url().split("://", 1)[1]
+    with psycopg.connect(url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (before,)).fetchone()[0] is True
+    deadline = time.monotonic() + 10
+    while connection.connection_is_quiet() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the backend ends on its signal, a moment later
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()
+    assert connection.connection is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != before
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_gunicorn_workers_answer_right_after_their_database_connections_were_ended(transactional_db):
+    """A restart of the database between requests costs no request a 503: each web thread's kept
+    connection is found closed by the health check and replaced."""
+    import urllib.request
+
+    with gunicorn_on_test_database(workers=1, threads=1) as server:
+        def health() -> int:
+            with urllib.request.urlopen(f"{server.base_url}/healthz/", timeout=30) as response:
+                return response.status
+
+        assert health() == 200  # the worker's thread now keeps a connection
+        assert _terminate_other_backends() >= 1
+        time.sleep(0.5)
+        assert [health() for _ in range(3)] == [200, 200, 200], server.log_tail(30)

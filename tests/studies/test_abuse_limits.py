@@ -1,13 +1,23 @@
 """Abuse limits: DRF throttles on the API, new participants per address, participant POSTs per token."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from studies import ratelimit
 from studies.models import Participant
 
 from .test_participant_views import page_url
+
+
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch):
+    """Every request of a test in the same minute's window (a test that straddled a minute saw its count
+    start again)."""
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_000.0))
 
 
 @pytest.mark.django_db

@@ -29,12 +29,12 @@ GRID_ROWS, GRID_COLUMNS = 30, 5
 #: Pages without questions read no answers; only the stimulus page reads the condition's grid; opening a
 #: page's visit is one INSERT (ignored while the page is open), closing it one UPDATE.
 QUERY_BUDGET = {
-    "entry": 5,
-    "GET consent": 2, "POST consent": 13,
+    "entry": 3,
+    "GET consent": 2, "POST consent": 12,
     "GET instructions": 2, "POST instructions": 6,
     "GET stimulus": 4, "POST stimulus": 9,
     "GET satisfaction": 3, "POST satisfaction": 9,
-    "GET free_text": 3, "POST free_text": 10,
+    "GET free_text": 3, "POST free_text": 9,
     "GET complete": 1,
 }
 
