@@ -8,8 +8,10 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from studyserver.compiled_lookup import CompiledLookup
+
 from .models import Condition, Item, PageVisit, Participant, Response, Study
-from .structure import condition_row, study_row, study_structure
+from .structure import row_copy, study_structure
 
 #: Every page of the participant flow, in order. Question pages without items are skipped per participant.
 PAGE_SEQUENCE = ("consent", "instructions", "stimulus", "satisfaction", "free_text", "complete")
@@ -84,19 +86,21 @@ def participant_by_token(*, study_slug: str, token: str) -> Participant | None:
     Every participant request starts here, so it reads one row by the unique token: the study and condition
     rows come from this process's copy of the study's structure (studies/structure.py), the stimulus grid
     only where a page asks for it."""
-    found = list(Participant.objects.filter(token=token).order_by()[:1])
-    if not found:
+    participant = _PARTICIPANT_BY_TOKEN.get(token)
+    if participant is None:
         return None
-    participant = found[0]
-    study = study_row(study_id=participant.study_id)
-    if study is None or study.slug != study_slug:
+    structure = study_structure(study_id=participant.study_id)
+    if structure.study is None or structure.study.slug != study_slug:
         return None
-    participant.study = study
-    if participant.condition_id is not None:
-        condition = condition_row(study_id=study.pk, condition_id=participant.condition_id)
-        if condition is not None:  # else read on first access (a condition added a moment ago elsewhere)
-            participant.condition = condition
+    participant.study = row_copy(structure.study)
+    condition = structure.condition_row(participant.condition_id)
+    if condition is not None:  # else read on first access (a condition added a moment ago elsewhere)
+        participant.condition = condition
     return participant
+
+
+#: The participant's row by token; its SQL compiled once per process (studyserver/compiled_lookup.py).
+_PARTICIPANT_BY_TOKEN = CompiledLookup(lambda token: Participant.objects.filter(token=token).order_by()[:1])
 
 
 def participant_items(*, participant: Participant, page: str | None = None) -> QuerySet[Item]:

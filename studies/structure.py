@@ -6,32 +6,40 @@ process now (studyserver/process_cache.py) and rebuilt when an item, a condition
 study itself is saved or deleted (the signals below, connected in StudiesConfig.ready), and at the latest after
 PROCESS_CACHE_MAX_AGE seconds (a change made with QuerySet.update sends no signal). The Item instances are
 shared by concurrent requests: callers read their fields and never change them or follow their relations;
-the study and condition rows are handed out as copies (``study_row``, ``condition_row``).
+the study and condition rows are handed out as copies (``row_copy``, ``StudyStructure.condition_row``).
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.db import transaction
+from django.db.models import Model
+from django.db.models.base import ModelState
 
 from studyserver.process_cache import ProcessCache
 
 from .models import Condition, ConsentVersion, Item, Study
 
 _items_by_study: ProcessCache["StudyStructure"] = ProcessCache("study-structure")
+RowT = TypeVar("RowT", bound=Model)
 
 
 @dataclass(frozen=True)
 class StudyStructure:
     #: Every item of the study in configured order (order, pk).
     items: tuple[Item, ...]
-    #: The study row (None: no such study) and its conditions by primary key, as read; see study_row.
+    #: The study row (None: no such study) and its conditions by primary key, as read; hand out row_copy()s.
     study: Study | None = None
     conditions: dict[int, Condition] = field(default_factory=dict)
     #: The consent version participants agree to now (the newest; None before the first is made), read with
     #: the study row whose consent text the consent page shows.
     consent_version_id: int | None = None
+
+    def condition_row(self, condition_id: int | None) -> Condition | None:
+        """A copy of one of the conditions; None for None or a condition not read yet."""
+        condition = self.conditions.get(condition_id) if condition_id else None
+        return row_copy(condition) if condition is not None else None
 
     def items_for(self, *, condition_id: int | None, page: str | None = None) -> list[Item]:
         """The items a participant of ``condition_id`` answers (shared ones and their condition's)."""
@@ -52,17 +60,14 @@ def study_structure(*, study_id: int) -> StudyStructure:
     return _items_by_study.get(study_id, lambda: _read(study_id))
 
 
-def study_row(*, study_id: int) -> Study | None:
-    """A copy of the study's row as this process read it (callers may set attributes on it)."""
-    study = study_structure(study_id=study_id).study
-    return copy.copy(study) if study is not None else None
-
-
-def condition_row(*, study_id: int, condition_id: int | None) -> Condition | None:
-    """A copy of one of the study's conditions as this process read it; None for None or a condition this
-    process has not seen yet (the caller reads it from the database then)."""
-    condition = study_structure(study_id=study_id).conditions.get(condition_id) if condition_id else None
-    return copy.copy(condition) if condition is not None else None
+def row_copy(row: RowT) -> RowT:
+    """A shallow copy of a model instance with its own state and no cached relations: what copy.copy gives,
+    without the pickle protocol's detour (every participant request copies two rows)."""
+    clone = row.__class__.__new__(row.__class__)
+    clone.__dict__.update(row.__dict__)
+    clone._state = ModelState()
+    clone._state.db, clone._state.adding = row._state.db, row._state.adding
+    return clone
 
 
 def study_structure_invalidate(*, study_id: int) -> None:

@@ -17,6 +17,7 @@ from studies import selectors
 from studies.designs.registry import design_for
 from studies.models import PageVisit, Participant, Study
 from studies.structure import study_structure
+from studyserver.compiled_lookup import CompiledLookup
 
 from .durability import commit_flushed_by_consent
 from .exceptions import ParticipantFinished, StudyUnavailable
@@ -100,7 +101,7 @@ def participant_resume(*, participant: Participant, identity: PlatformIdentity |
     When they arrive through the platform again, the ids of the new attempt replace the old ones, so the
     completion is submitted for the attempt the platform now holds open.
     """
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     if participant.status in (Participant.Status.RETURNED, Participant.Status.TIMED_OUT):
         participant.status = Participant.Status.ACTIVE
     fields = ["status", "last_seen_at"]
@@ -139,6 +140,10 @@ def _item_order_for(participant: Participant, *, shuffle: bool, rng: random.Rand
     return order
 
 
+#: SELECT ... FOR NO KEY UPDATE of a study by primary key, compiled once (studyserver/compiled_lookup.py).
+_LOCKED_STUDY = CompiledLookup(lambda pk: Study.objects.select_for_update(no_key=True).filter(pk=pk).order_by()[:1])
+
+
 def participant_assign(*, participant: Participant, rng: random.Random | None = None) -> Participant:
     """Give the participant the least-filled condition (ties at random) and fix their item order.
 
@@ -151,8 +156,8 @@ def participant_assign(*, participant: Participant, rng: random.Random | None = 
     """
     with transaction.atomic():
         commit_flushed_by_consent()  # the consent's commit right after flushes it
-        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
-        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+        study = _LOCKED_STUDY.require(participant.study_id)
+        participant = participant_lock(participant)
         if participant.condition_id is not None:
             return participant
         if participant.status != Participant.Status.ACTIVE:
@@ -174,7 +179,7 @@ def participant_decline(*, participant: Participant) -> Participant:
 
     (A person who comes back through the platform is therefore asked again, and may decline again.)
     """
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     if participant.status != Participant.Status.ACTIVE or participant.condition_id is not None:
         raise ParticipantFinished({"consent": "Consent was already given or this session has ended."})
     participant.status = Participant.Status.DECLINED
@@ -189,7 +194,7 @@ def participant_decline(*, participant: Participant) -> Participant:
 @transaction.atomic
 def participant_mark_returned(*, participant: Participant) -> Participant:
     """The platform reports the participant returned the task: their place reopens."""
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     if participant.status == Participant.Status.ACTIVE:
         participant.status = Participant.Status.RETURNED
         participant.save(update_fields=["status"])
@@ -249,7 +254,7 @@ def completion_code(*, participant: Participant) -> str:
 def participant_screen_out(*, participant: Participant) -> Participant:
     """A screening question showed the participant is not eligible: they leave with the screened-out code
     (Prolific pays a fixed screen-out fee). Their answers so far are kept for the screening record."""
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     if participant.status != Participant.Status.ACTIVE:
         raise ParticipantFinished({"participant": "This session has ended."})
     participant.status = Participant.Status.SCREENED_OUT

@@ -89,3 +89,19 @@ def test_a_database_the_platform_is_not_built_for_is_refused_at_start():
                             env=env, timeout=120)
     assert result.returncode != 0
     assert "DATABASE_URL must name a SQLite or PostgreSQL database" in result.stderr
+
+
+def test_a_postgresql_url_runs_on_the_backend_with_the_quiet_health_check():
+    import subprocess
+    import sys
+
+    probe = ("import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'studyserver.settings'; import django; django.setup(); "
+             "from django.db import connections; connection = connections['default']; "
+             "print(connection.settings_dict['ENGINE'], connection.vendor, connection.settings_dict['CONN_HEALTH_CHECKS'], "
+             "type(connection).__module__)")
+    env = {**__import__("os").environ, "DATABASE_URL": "postgres://u@db.invalid:5432/studyserver"}
+    env.pop("DATABASE_CONN_HEALTH_CHECKS", None)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=CONF.parents[1], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["studyserver.postgresql", "postgresql", "True", "studyserver.postgresql.base"]
