@@ -4,8 +4,8 @@ Every participant request starts by reading the participant's row by its token, 
 it again under its lock. Building and compiling those querysets (a Q object, a lookup, a column list of the
 model's ~25 fields, each quoted and converted) cost more CPU than the rest of the read, round trip
 included: 18 % of a gunicorn worker's CPU went to the token lookup alone under the participant load test
-(bench/flow, py-spy --gil). A ``CompiledLookup`` asks the ORM for the statement once, with a marker value,
-and then only executes it: the same SQL, through Django's cursor (query logging, execute wrappers and
+(bench/flow, py-spy --gil). A ``CompiledLookup`` asks the ORM for the statement once, with the first value
+looked up, and then only executes it: the same SQL, through Django's cursor (query logging, execute wrappers and
 health checks apply), the rows turned into model instances with the ORM's own converters and
 ``Model.from_db``.
 """
@@ -19,6 +19,7 @@ from django.db.models import Model, QuerySet
 from django.db.transaction import TransactionManagementError
 
 ModelT = TypeVar("ModelT", bound=Model)
+
 
 class CompiledLookup(Generic[ModelT]):
     """``lookup.get(value)``: the one row that ``build(value)`` selects, or None.

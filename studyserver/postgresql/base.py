@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base as postgresql
-
-ENGINE = "studyserver.postgresql"
+from psycopg import pq
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
@@ -27,9 +27,6 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         """True when the open connection is idle and the server has sent nothing since its last reply."""
         if self.connection is None or not hasattr(select, "poll"):
             return False
-        import psycopg
-        from psycopg import pq
-
         pgconn = self.connection.pgconn
         if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
             return False
