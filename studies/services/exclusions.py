@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from studies.models import Participant, Study
 
+from .locks import participant_lock, study_lock
+
 #: Longest exclusion reason kept (characters).
 REASON_MAX_LENGTH = 1000
 
@@ -25,7 +27,7 @@ def participant_exclude(*, participant: Participant, reason: str, by=None) -> Pa
                                          "the exports."})
     if len(reason) > REASON_MAX_LENGTH:
         raise ValidationError({"reason": f"Keep the reason under {REASON_MAX_LENGTH} characters."})
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     participant.excluded_reason = reason
     participant.excluded_at = timezone.now()
     participant.excluded_by = by if by is not None and by.is_authenticated else None
@@ -36,7 +38,7 @@ def participant_exclude(*, participant: Participant, reason: str, by=None) -> Pa
 @transaction.atomic
 def participant_include(*, participant: Participant) -> Participant:
     """Take an exclusion back: the participant counts again."""
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     participant.excluded_reason = ""
     participant.excluded_at = None
     participant.excluded_by = None
@@ -48,7 +50,7 @@ def participant_include(*, participant: Participant) -> Participant:
 def study_delete_test_participants(*, study: Study) -> int:
     """Delete the simulated participants of a study that was never launched (their runs were tests of the
     set-up); returns how many went. A launched study keeps them: they are part of its record."""
-    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+    study = study_lock(study.pk)
     if study.is_launched:
         raise ValidationError({"study": "Test participants can only be deleted before launch; a launched study "
                                         "keeps its simulated participants, flagged and apart from the real ones."})

@@ -15,7 +15,8 @@ from studies.models import Item, PageVisit, Participant, Response
 from studies.structure import study_structure
 
 from .exceptions import PageOutOfDate, StimulusTooEarly
-from .responses import ensure_can_answer, participant_lock, responses_by_item, responses_store
+from .locks import participant_lock
+from .responses import ensure_can_answer, responses_by_item, responses_store
 
 
 def _visit_sql() -> tuple[str, dict[str, str]]:
@@ -69,10 +70,8 @@ def _attention_failed(participant: Participant, responses: dict[int, Response] |
     if not checks:
         return False
     if responses is None:
-        given = dict(participant.responses.filter(item__in=checks).order_by().values_list("item_id", "value_int"))
-    else:
-        given = {item.pk: responses[item.pk].value_int for item in checks if item.pk in responses}
-    return any(given.get(item.pk) != item.expected_answer for item in checks)
+        responses = responses_by_item(participant)
+    return any(item.pk not in responses or responses[item.pk].value_int != item.expected_answer for item in checks)
 
 
 def participant_navigate(

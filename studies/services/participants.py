@@ -17,12 +17,11 @@ from studies import selectors
 from studies.designs.registry import design_for
 from studies.models import PageVisit, Participant, Study
 from studies.structure import study_structure
-from studyserver.compiled_lookup import CompiledLookup
 
 from .durability import commit_flushed_by_consent
 from .exceptions import ParticipantFinished, StudyUnavailable
 from .navigation import page_visit_close
-from .responses import participant_lock
+from .locks import participant_lock, study_lock
 from .privacy import consent_version_id_agreed, forget_identity
 
 
@@ -140,10 +139,6 @@ def _item_order_for(participant: Participant, *, shuffle: bool, rng: random.Rand
     return order
 
 
-#: SELECT ... FOR NO KEY UPDATE of a study by primary key, compiled once (studyserver/compiled_lookup.py).
-_LOCKED_STUDY = CompiledLookup(lambda pk: Study.objects.select_for_update(no_key=True).filter(pk=pk).order_by()[:1])
-
-
 def participant_assign(*, participant: Participant, rng: random.Random | None = None) -> Participant:
     """Give the participant the least-filled condition (ties at random) and fix their item order.
 
@@ -156,7 +151,7 @@ def participant_assign(*, participant: Participant, rng: random.Random | None = 
     """
     with transaction.atomic():
         commit_flushed_by_consent()  # the consent's commit right after flushes it
-        study = _LOCKED_STUDY.require(participant.study_id)
+        study = study_lock(participant.study_id)
         participant = participant_lock(participant)
         if participant.condition_id is not None:
             return participant

@@ -14,6 +14,8 @@ from django.utils import timezone
 from studies.models import AuditEntry, ConsentVersion, PageVisit, Participant, Response, ResponseRevision, Study
 from studies.structure import study_structure
 
+from .locks import participant_lock, study_lock
+
 #: Platform ids and per-attempt data a participant leaves behind; cleared on decline and withdrawal.
 IDENTIFYING_FIELDS = ("external_id", "platform_study_id", "platform_session_id", "assignment_id", "hit_id",
                       "turk_submit_to")
@@ -40,7 +42,7 @@ def consent_version_id_agreed(*, study: Study) -> int:
 def consent_supersede(*, study: Study, text: str, actor=None) -> ConsentVersion:
     """Replace the consent text by a new version: participants from now on agree to it; everyone who agreed
     before keeps theirs. The only way to change a launched study's consent."""
-    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+    study = study_lock(study.pk)
     if not isinstance(text, str) or not text.strip():
         raise ValidationError({"consent_text": "The new consent text is empty."})
     current = consent_current_version(study=study)
@@ -78,7 +80,7 @@ def forget_identity(participant: Participant) -> None:
 def participant_withdraw(*, participant: Participant) -> Participant:
     """The participant withdraws: their answers, timings and platform ids are deleted; only the fact that
     somebody withdrew (and when) remains. Withdrawing twice changes nothing."""
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     if participant.status == Participant.Status.WITHDRAWN:
         return participant
     counts = _erase(participant)

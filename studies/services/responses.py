@@ -14,9 +14,9 @@ from django.utils import timezone
 from studies import selectors
 from studies.designs.registry import design_for
 from studies.models import FREE_TEXT_MAX_LENGTH, Item, Participant, Response, ResponseRevision
-from studyserver.compiled_lookup import CompiledLookup
 
 from .exceptions import PageOutOfDate, ParticipantFinished
+from .locks import participant_lock
 
 _INTEGER = re.compile(r"^\s*-?\d+\s*$")
 
@@ -88,21 +88,6 @@ def ensure_can_answer(participant: Participant) -> None:
         raise ParticipantFinished({"participant": "This session has ended; answers can no longer be changed."})
     if not design_for(participant.study).has_allocation(participant=participant):
         raise ParticipantFinished({"participant": "Please give your consent first."})
-
-
-#: SELECT ... FOR NO KEY UPDATE of one participant by primary key, compiled once (studyserver/compiled_lookup.py).
-_LOCKED_PARTICIPANT = CompiledLookup(
-    lambda pk: Participant.objects.select_for_update(no_key=True).filter(pk=pk).order_by()[:1])
-
-
-def participant_lock(participant: Participant) -> Participant:
-    """The participant's row, locked until the transaction ends (SELECT ... FOR NO KEY UPDATE; SQLite
-    serialises writers), with the study the caller already holds (it does not change under a participant's
-    request)."""
-    locked = _LOCKED_PARTICIPANT.require(participant.pk)
-    if Participant.study.is_cached(participant):
-        locked.study = participant.study
-    return locked
 
 
 def responses_save(

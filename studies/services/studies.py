@@ -11,6 +11,7 @@ from studies import selectors
 from studies.designs.registry import design_for
 from studies.models import Condition, Item, Study
 
+from .locks import study_lock
 from .privacy import consent_current_version, wording_fixes_log
 
 
@@ -55,7 +56,7 @@ def study_launch_problems(*, study: Study) -> dict[str, list[str]]:
 
 @transaction.atomic
 def study_launch(*, study: Study) -> Study:
-    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+    study = study_lock(study.pk)
     problems = study_launch_problems(study=study)
     if problems:
         raise ValidationError(problems)
@@ -68,7 +69,7 @@ def study_launch(*, study: Study) -> Study:
 
 @transaction.atomic
 def study_pause(*, study: Study) -> Study:
-    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+    study = study_lock(study.pk)
     if study.status != Study.Status.LIVE:
         raise ValidationError({"status": f"Only a live study can be paused (this one is {study.status})."})
     study.status = Study.Status.PAUSED
@@ -78,7 +79,7 @@ def study_pause(*, study: Study) -> Study:
 
 @transaction.atomic
 def study_close(*, study: Study) -> Study:
-    study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+    study = study_lock(study.pk)
     if study.status == Study.Status.CLOSED:
         raise ValidationError({"status": "The study is already closed."})
     study.status = Study.Status.CLOSED

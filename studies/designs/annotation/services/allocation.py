@@ -21,6 +21,7 @@ from studies import selectors
 from studies.models import Participant, Study
 from studies.services import ParticipantFinished, StudyUnavailable
 from studies.services.durability import commit_flushed_by_consent
+from studies.services.locks import participant_lock, study_lock
 
 from ..models import AnnotationAllocation, AnnotationItem
 from .configuration import annotation_settings_for
@@ -62,8 +63,8 @@ def annotation_allocate(*, participant: Participant, rng: random.Random | None =
     rng = rng or random.SystemRandom()
     with transaction.atomic():
         commit_flushed_by_consent()  # the consent's commit right after flushes it
-        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
-        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+        study = study_lock(participant.study_id)
+        participant = participant_lock(participant)
         if participant.annotation_allocations.exists():
             return participant
         if participant.status != Participant.Status.ACTIVE:
@@ -101,7 +102,7 @@ def allocations_refresh(*, participant: Participant, now: datetime | None = None
     """
     now = now or timezone.now()
     with transaction.atomic():
-        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
+        study = study_lock(participant.study_id)
         pending = list(AnnotationAllocation.objects.filter(
             participant=participant, released_at__isnull=True, vote__isnull=True, item__is_attention=False))
         if not pending:

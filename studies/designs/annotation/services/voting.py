@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from studies.models import Participant
 from studies.services import PageOutOfDate, ParticipantFinished, page_visit_close
+from studies.services.locks import participant_lock
 
 from ..models import AnnotationAllocation, AnnotationVote
 
@@ -57,7 +58,7 @@ def vote_submit(*, participant: Participant, position, choice) -> VoteOutcome:
     """Store the vote on the participant's item number ``position``; the last vote completes the study."""
     position = _parse_position(position)
     with transaction.atomic():
-        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+        participant = participant_lock(participant)
         if participant.status != Participant.Status.ACTIVE:
             raise ParticipantFinished({"participant": "This session has ended; votes can no longer be given."})
         if participant.current_page != ANNOTATE_PAGE:
@@ -94,7 +95,7 @@ def attention_failed(participant: Participant) -> bool:
 def annotation_finish(*, participant: Participant) -> Participant:
     """Complete a participant with nothing left to answer (e.g. after their last places were released)."""
     with transaction.atomic():
-        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+        participant = participant_lock(participant)
         if participant.status != Participant.Status.ACTIVE or allocations_open(participant=participant).exists():
             return participant
         return _finish(participant, now=timezone.now())

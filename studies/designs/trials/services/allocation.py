@@ -9,6 +9,7 @@ from django.db import transaction
 from studies.models import Participant, Study
 from studies.services import ParticipantFinished, StudyUnavailable
 from studies.services.durability import commit_flushed_by_consent
+from studies.services.locks import participant_lock, study_lock
 
 from ..models import Trial, TrialSession
 from .configuration import complete_pool, setup_problems
@@ -23,8 +24,8 @@ def trials_allocate(*, participant: Participant, rng: random.Random | None = Non
     """
     with transaction.atomic():
         commit_flushed_by_consent()  # the consent's commit right after flushes it
-        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
-        participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+        study = study_lock(participant.study_id)
+        participant = participant_lock(participant)
         if TrialSession.objects.filter(participant=participant).exists():
             return participant
         if participant.status != Participant.Status.ACTIVE:

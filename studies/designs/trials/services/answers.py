@@ -17,6 +17,7 @@ from django.utils import timezone
 from studies import selectors as study_selectors
 from studies.models import Participant
 from studies.services import ParticipantFinished, page_visit_close
+from studies.services.locks import participant_lock
 
 from ..models import Trial, TrialAnswerRevision, TrialRating, TrialSession, TrialSetup
 
@@ -29,7 +30,7 @@ class TrialOutOfOrder(ValidationError):
 
 
 def _locked_session(participant: Participant, page: str) -> tuple[Participant, TrialSession]:
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
+    participant = participant_lock(participant)
     if participant.status != Participant.Status.ACTIVE:
         raise ParticipantFinished({"participant": "This session has ended; answers can no longer be changed."})
     session = TrialSession.objects.select_for_update(no_key=True).filter(participant=participant).first()

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from studies.models import Study
+from studies.services.locks import study_lock
 
 from ..models import ExplanationImage, PoolImage, TrialMethod, TrialSetup
 from .counterbalancing import balance_problem
@@ -64,7 +65,7 @@ def setup_problems(*, study: Study) -> dict[str, list[str]]:
 def trial_setup_save(*, study: Study, **fields: Any) -> TrialSetup:
     """Create or update the study's trial setup; refused once participants have trial lists."""
     with transaction.atomic():
-        study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+        study = study_lock(study.pk)
         setup = TrialSetup.objects.filter(study=study).first() or TrialSetup(study=study)
         for name, value in fields.items():
             setattr(setup, name, value)
@@ -76,7 +77,7 @@ def trial_setup_save(*, study: Study, **fields: Any) -> TrialSetup:
 def trial_method_create(*, study: Study, key: str, name: str, description: str, explanation_method: str = "",
                         stimulus_grid=None, order: int = 0) -> TrialMethod:
     with transaction.atomic():
-        study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+        study = study_lock(study.pk)
         if explanation_method:
             from explainers.core.methods.registry import MethodError, method_get
 
@@ -95,7 +96,7 @@ def pool_image_create(*, study: Study, key: str, image, prediction: str, source_
                       order: int = 0) -> PoolImage:
     """A pool image from an upload (a File) or a path already under MEDIA_ROOT (a str)."""
     with transaction.atomic():
-        study = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+        study = study_lock(study.pk)
         pool_image = PoolImage(study=study, key=key, prediction=prediction, source_index=source_index, order=order)
         _attach(pool_image, image, f"{study.slug}-{key}")
         pool_image.full_clean()
@@ -106,7 +107,7 @@ def pool_image_create(*, study: Study, key: str, image, prediction: str, source_
 def explanation_image_set(*, method: TrialMethod, pool_image: PoolImage, image) -> ExplanationImage:
     """Set what ``method`` shows for ``pool_image`` (an upload or a path under MEDIA_ROOT)."""
     with transaction.atomic():
-        Study.objects.select_for_update(no_key=True).get(pk=method.study_id)
+        study_lock(method.study_id)
         explanation = ExplanationImage.objects.filter(method=method, pool_image=pool_image).first() or \
             ExplanationImage(method=method, pool_image=pool_image)
         _attach(explanation, image, f"{method.study.slug}-{method.key}-{pool_image.key}")
